@@ -1,0 +1,256 @@
+"""The `detainer-tracker` command: the one place that reads flags and the environment into Settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from streams import __version__
+from streams.config import Settings, environment_help
+from streams.errors import DetainerTrackerError
+
+EXIT_REJECTED = 1
+EXIT_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; errors of ours print one clear line and exit 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(bootstrap_servers=args.bootstrap_servers, topic_prefix=args.topic_prefix,
+                                     partitions=args.partitions)
+        return int(args.handler(args, settings) or 0)
+    except DetainerTrackerError as exc:
+        print(f"detainer-tracker: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, sub-commands included (also used to render --help in the README)."""
+    parser = argparse.ArgumentParser(
+        prog="detainer-tracker", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Track jail bookings, fingerprint matches and immigration detainers on Kafka.",
+        epilog="environment variables (flags win over them):\n" + environment_help())
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers [env DT_BOOTSTRAP_SERVERS]")
+    parser.add_argument("--topic-prefix", help="prefix of every topic name [env DT_TOPIC_PREFIX]")
+    parser.add_argument("--partitions", type=int, help="partitions of the case topics [env DT_PARTITIONS]")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _broker_parser(sub)
+    _topics_parser(sub)
+    _produce_parser(sub)
+    _simulate_parser(sub)
+    check = sub.add_parser("check-schemas", help="parse every schema and check it against its topic")
+    check.set_defaults(handler=_check_schemas)
+    return parser
+
+
+# --- broker ---------------------------------------------------------------------------------------------------
+
+
+def _broker_parser(sub: Any) -> None:
+    p = sub.add_parser("broker", help="start, stop or inspect the local Kafka broker (KRaft, Maven jars)")
+    p.add_argument("action", choices=["start", "stop", "status", "fetch"])
+    p.add_argument("--home", type=Path, help="broker folder (default .local/broker in the repository)")
+    p.add_argument("--port", type=int, default=9092, help="client port on 127.0.0.1 (default 9092)")
+    p.add_argument("--controller-port", type=int, default=9093, help="KRaft controller port (default 9093)")
+    p.set_defaults(handler=_broker)
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.localbroker import DEFAULT_HOME, LocalBroker, ensure_jars
+
+    broker = LocalBroker(home=args.home or DEFAULT_HOME, port=args.port, controller_port=args.controller_port)
+    if args.action == "fetch":
+        print(f"Kafka {broker.version} jars in {ensure_jars(broker.version, broker.jar_cache)}")
+    elif args.action == "start":
+        started = broker.start()
+        state = "started" if started else "already running"
+        print(f"Kafka {broker.version} {state} at {broker.bootstrap} (pid {broker.pid()}, log {broker.log_file})")
+    elif args.action == "stop":
+        print("stopped" if broker.stop() else "not running")
+    else:
+        pid = broker.pid()
+        print(f"running at {broker.bootstrap} (pid {pid})" if pid else "not running")
+        return 0 if pid else 3
+    return 0
+
+
+# --- topics ---------------------------------------------------------------------------------------------------
+
+
+def _topics_parser(sub: Any) -> None:
+    p = sub.add_parser("topics", help="create the declared topics, or list them")
+    p.add_argument("action", choices=["create", "list"])
+    p.set_defaults(handler=_topics)
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import Topics
+
+    topics = Topics(settings)
+    if args.action == "list":
+        for t in topics:
+            retention = "forever" if t.spec.retention_ms < 0 else f"{t.spec.retention_ms // 86_400_000} days"
+            print(f"{t.name:<32} {t.partitions:>3} partitions  key {t.spec.key_field or '-':<11} "
+                  f"{t.spec.cleanup_policy:<7} {retention:<8} writer {t.spec.writer}")
+        return 0
+    from streams.admin import admin_client, create_topics
+
+    admin = admin_client(settings.bootstrap_servers)
+    try:
+        statuses = create_topics(admin, topics, settings.replication_factor)
+    finally:
+        admin.close()
+    bad = [s for s in statuses if not s.ok]
+    for s in statuses:
+        note = "" if s.ok else f"  MISMATCH: has {s.partitions} partitions, declared {s.topic.partitions}"
+        print(f"{s.action:<8} {s.topic.name} ({s.topic.partitions} partitions){note}")
+    if bad:
+        raise DetainerTrackerError(f"{len(bad)} topic(s) exist with another partition count; co-partitioning "
+                                   "needs them equal (recreate them or set DT_PARTITIONS to match)")
+    return 0
+
+
+# --- produce --------------------------------------------------------------------------------------------------
+
+
+def _produce_parser(sub: Any) -> None:
+    p = sub.add_parser("produce", help="send JSON-lines events (one event a line, with its 'type') to Kafka",
+                       description="Send JSON-lines events to their topics. Every bad line is reported with "
+                                   "its number; good lines are sent regardless. Exit 1 when any line was "
+                                   "rejected.")
+    p.add_argument("file", help="JSON-lines file, or - for standard input")
+    p.set_defaults(handler=_produce)
+
+
+def _produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.produce import EventProducer, produce_file
+
+    codec = _codec(settings)
+    stream = sys.stdin if args.file == "-" else _open(args.file)
+    with EventProducer(settings.bootstrap_servers, codec) as producer:
+        report = produce_file(stream, producer)
+    for bad in report.rejected:
+        print(f"{args.file}: {bad}", file=sys.stderr)
+    kinds = ", ".join(f"{n} {t}" for t, n in sorted(report.by_type.items()))
+    print(f"sent {report.sent} event(s){': ' + kinds if kinds else ''}; rejected {len(report.rejected)}")
+    return 0 if report.ok else EXIT_REJECTED
+
+
+def _open(path: str) -> Any:
+    try:
+        return open(path, encoding="utf-8")  # noqa: SIM115 - closed at exit of this short-lived command
+    except OSError as exc:
+        raise DetainerTrackerError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+# --- simulate -------------------------------------------------------------------------------------------------
+
+
+def _simulate_parser(sub: Any) -> None:
+    p = sub.add_parser("simulate", help="produce realistic California jail traffic",
+                       description="Simulated bookings, matches, detainers, court events and releases at the "
+                                   "2019 BSCC booking rates per county. Deterministic for a seed.")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--start", default="now", help="simulated start: ISO instant with offset, or 'now' (default)")
+    p.add_argument("--days", type=float, help="simulated days to run (default: endless)")
+    p.add_argument("--backfill-days", type=float, default=0.0,
+                   help="start this many days before --start and send that history at once (default 0)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per wall-clock second (default 1 = real time; 0 = no pacing)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every booking rate (default 1)")
+    p.add_argument("--county", action="append", default=[], help="only this county (repeatable)")
+    p.add_argument("--detainers-per-day", type=float, help="statewide detainers per day (default 46.1)")
+    p.add_argument("--output", help="write JSON lines to this file (- for stdout) instead of Kafka")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=_simulate)
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import simulate
+
+    live_from = _instant(args.start)
+    config = simulate.SimConfig(start=live_from - timedelta(days=args.backfill_days), days=args.days,
+                                seed=args.seed, scale=args.scale, counties=tuple(args.county),
+                                detainers_per_day=args.detainers_per_day)
+    sim = simulate.Simulator(config)
+
+    def progress(stats: simulate.SimStats, elapsed: float) -> None:
+        print(stats.line(elapsed), file=sys.stderr, flush=True)
+
+    report = None if args.quiet else progress
+    speed = args.speed or None
+    if args.output:
+        from streams.schemas import to_json
+
+        codec = _codec(settings)
+        out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+
+        def write(type_name: str, record: dict[str, Any]) -> None:
+            obj = {"type": type_name, **to_json(codec.registry.latest(type_name), record)}
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+        simulate.run(sim, write, speed, live_from, report)
+        out.flush()
+        return 0
+    from streams.produce import EventProducer
+
+    with EventProducer(settings.bootstrap_servers, _codec(settings), client_id="detainer-tracker-simulator") as p:
+        simulate.run(sim, p.send, speed, live_from, report)
+    return 0
+
+
+_RELATIVE = re.compile(r"^now(?:([+-])(\d+(?:\.\d+)?)([dhm]))?$")
+
+
+def _instant(text: str) -> datetime:
+    match = _RELATIVE.match(text)
+    if match:
+        now = datetime.now(UTC)
+        if not match.group(1):
+            return now
+        amount = float(match.group(2)) * {"d": 86400, "h": 3600, "m": 60}[match.group(3)]
+        return now + timedelta(seconds=amount if match.group(1) == "+" else -amount)
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise DetainerTrackerError(f"{text!r} is not an ISO-8601 instant or 'now[-Nd]'") from None
+    if instant.tzinfo is None:
+        raise DetainerTrackerError(f"{text!r} has no UTC offset; write e.g. 2019-06-03T07:00:00-07:00")
+    return instant
+
+
+# --- schemas --------------------------------------------------------------------------------------------------
+
+
+def _codec(settings: Settings) -> Any:
+    from streams.codec import Codec
+    from streams.schemas import SchemaRegistry
+    from streams.topics import Topics
+
+    return Codec(SchemaRegistry(settings.schemas_dir), Topics(settings))
+
+
+def _check_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    codec = _codec(settings)
+    schemas = list(codec.registry)
+    print(f"{len(schemas)} schema version(s) of {len(codec.registry.types)} event types parse; "
+          f"every topic's event types have a schema")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Avro encoding and decoding of every event, with bad input kept as a dead letter instead of an exception.
+
+On the wire a message is Avro binary (schemaless, fastavro) with two headers: `dt-type`, the event type, and
+`dt-version`, the writer's schema version. A reader decodes with that writer schema and resolves into the
+newest schema of the type, so data written today stays readable after the schemas evolve.
+
+`Codec.decode` never raises on bad input: it returns a `Decoded` event or a `DeadLetter` holding the raw
+bytes, the reason and the source topic, partition and offset.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import fastavro
+from fastavro.validation import ValidationError
+
+from streams.errors import EventValidationError
+from streams.schemas import Schema, SchemaRegistry
+from streams.topics import Topics
+
+HEADER_TYPE = "dt-type"
+HEADER_VERSION = "dt-version"
+
+Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """Where a message was read from."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A message that decoded and validated: its type, writer version and record (newest schema's shape)."""
+
+    type_name: str
+    version: int
+    record: dict[str, Any]
+    coordinates: Coordinates | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that could not be used, with everything needed to find it again and see why."""
+
+    reason_code: str
+    reason: str
+    coordinates: Coordinates
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes] = field(default_factory=dict)
+    schema_tried: str | None = None
+
+    def to_record(self, source: str, rejected_at: datetime) -> dict[str, Any]:
+        """The record for the dead-letter topic; its event_id is derived from the source coordinates."""
+        c = self.coordinates
+        return {
+            "event_id": f"deadletter:{c.topic}:{c.partition}:{c.offset}",
+            "occurred_at": rejected_at,
+            "source": source,
+            "source_topic": c.topic,
+            "source_partition": c.partition,
+            "source_offset": c.offset,
+            "source_timestamp": (datetime.fromtimestamp(c.timestamp_ms / 1000, UTC)
+                                 if c.timestamp_ms is not None else None),
+            "key": self.key,
+            "value": self.value,
+            "headers": dict(self.headers),
+            "reason_code": self.reason_code,
+            "reason": self.reason,
+            "schema_tried": self.schema_tried,
+        }
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A message ready for a producer."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, reason: str, schema: Schema | None = None) -> None:
+        super().__init__(reason)
+        self.code, self.reason, self.schema = code, reason, schema
+
+
+class Codec:
+    """Encodes records of any registered event type and decodes raw messages; schemas are parsed once."""
+
+    def __init__(self, registry: SchemaRegistry, topics: Topics) -> None:
+        """Bind the schema registry and the topic registry; check every topic's types have schemas."""
+        self.registry = registry
+        self.topics = topics
+        missing = [t for t in topics.event_types if t not in registry.types]
+        if missing:
+            raise EventValidationError(f"event types without a schema: {', '.join(missing)}")
+
+    # --- writing ---------------------------------------------------------------------------------------
+
+    def validate(self, type_name: str, record: Mapping[str, Any]) -> Schema:
+        """Check a record against the newest schema of its type; raise EventValidationError saying what is wrong."""
+        schema = self.registry.latest(type_name)
+        missing = [f for f in schema.required_fields if record.get(f) is None]
+        if missing:
+            raise EventValidationError(f"{type_name}: missing required field(s) {', '.join(missing)}")
+        unknown = sorted(set(record) - set(schema.field_names) - {"type"})
+        if unknown:
+            raise EventValidationError(f"{type_name}: unknown field(s) {', '.join(unknown)}")
+        try:
+            fastavro.validation.validate(dict(record), schema.parsed, raise_errors=True, strict=True)
+        except ValidationError as exc:
+            raise EventValidationError(f"{type_name}: {'; '.join(map(str, exc.errors))}") from None
+        return schema
+
+    def encode(self, type_name: str, record: Mapping[str, Any], validate: bool = True) -> Encoded:
+        """Encode a record with the newest schema of its type, addressed to its topic and keyed by its key."""
+        schema = self.validate(type_name, record) if validate else self.registry.latest(type_name)
+        topic = self.topics.for_event(type_name)
+        buf = io.BytesIO()
+        try:
+            fastavro.schemaless_writer(buf, schema.parsed, {k: v for k, v in record.items() if k != "type"})
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise EventValidationError(f"{type_name}: cannot encode: {exc}") from exc
+        key_field = topic.spec.key_field
+        key = str(record[key_field]).encode() if key_field else None
+        headers = [(HEADER_TYPE, type_name.encode()), (HEADER_VERSION, str(schema.version).encode())]
+        return Encoded(topic.name, key, buf.getvalue(), headers)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def decode(self, value: bytes | None, headers: Headers, coordinates: Coordinates,
+               key: bytes | None = None) -> Decoded | DeadLetter:
+        """Decode one raw message; any problem yields a DeadLetter with the reason and coordinates."""
+        hdrs = _headers_dict(headers)
+        try:
+            return self._decode(value, hdrs, coordinates, key)
+        except _Rejected as rej:
+            return DeadLetter(rej.code, rej.reason, coordinates, key, value, hdrs,
+                              rej.schema.label if rej.schema else None)
+
+    def _decode(self, value: bytes | None, hdrs: dict[str, bytes], coordinates: Coordinates,
+                key: bytes | None) -> Decoded:
+        type_name, version = _type_and_version(hdrs)
+        writer = self.registry.get(type_name, version)
+        if writer is None:
+            if type_name not in self.registry.types:
+                raise _Rejected("UNKNOWN_EVENT_TYPE", f"unknown event type {type_name!r}")
+            known = self.registry.latest(type_name).version
+            raise _Rejected("UNKNOWN_SCHEMA_VERSION",
+                            f"{type_name} has no schema version {version} (known: 1..{known})")
+        topic = self.topics.by_name(coordinates.topic)
+        if topic is not None and type_name not in topic.spec.event_types:
+            raise _Rejected("WRONG_TOPIC", f"{type_name} does not belong on {coordinates.topic}", writer)
+        if value is None:
+            raise _Rejected("MALFORMED", "the message has no value (tombstone)", writer)
+        reader = self.registry.latest(type_name)
+        record = _read(value, writer, reader)
+        self._check(record, reader, writer, topic.spec.key_field if topic else None, key)
+        return Decoded(type_name, version, record, coordinates)
+
+    @staticmethod
+    def _check(record: dict[str, Any], reader: Schema, writer: Schema, key_field: str | None,
+               key: bytes | None) -> None:
+        for name in ("event_id", "output_id", key_field):
+            if name and name in reader.field_names and record.get(name) in (None, ""):
+                raise _Rejected("MISSING_FIELD", f"required field {name!r} is empty", writer)
+        if key_field and key is not None and str(record.get(key_field)).encode() != key:
+            raise _Rejected("KEY_MISMATCH", f"message key {key!r} differs from the event's {key_field} "
+                                            f"{record.get(key_field)!r}", writer)
+
+
+def _headers_dict(headers: Headers) -> dict[str, bytes]:
+    if headers is None:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items if v is not None}
+
+
+def _type_and_version(hdrs: dict[str, bytes]) -> tuple[str, int]:
+    if HEADER_TYPE not in hdrs or HEADER_VERSION not in hdrs:
+        missing = [h for h in (HEADER_TYPE, HEADER_VERSION) if h not in hdrs]
+        raise _Rejected("MISSING_HEADER", f"missing header(s) {', '.join(missing)}")
+    type_name = hdrs[HEADER_TYPE].decode("utf-8", errors="replace")
+    try:
+        version = int(hdrs[HEADER_VERSION])
+    except ValueError:
+        raise _Rejected("UNKNOWN_SCHEMA_VERSION",
+                        f"header {HEADER_VERSION} is {hdrs[HEADER_VERSION]!r}, not a number") from None
+    return type_name, version
+
+
+def _read(value: bytes, writer: Schema, reader: Schema) -> dict[str, Any]:
+    buf = io.BytesIO(value)
+    try:
+        record = fastavro.schemaless_reader(buf, writer.parsed,
+                                            None if writer is reader else reader.parsed)
+    except fastavro.read.SchemaResolutionError as exc:
+        code = "MISSING_FIELD" if "default" in str(exc).lower() else "INVALID_FIELD"
+        raise _Rejected(code, f"cannot resolve {writer.label} into {reader.label}: {exc}", writer) from None
+    except EOFError:
+        raise _Rejected("MALFORMED", f"not valid {writer.label} Avro: the message ends too early", writer) from None
+    except Exception as exc:  # fastavro signals garbled input with many exception types
+        raise _Rejected("MALFORMED", f"not valid {writer.label} Avro: {type(exc).__name__}: {exc}",
+                        writer) from None
+    if buf.tell() != len(value):
+        raise _Rejected("MALFORMED", f"{len(value) - buf.tell()} bytes left over after reading {writer.label}",
+                        writer)
+    return record

@@ -1,0 +1,93 @@
+"""One frozen, validated settings object, built once at the edge (CLI) from flags and the environment.
+
+Nothing below `cli.py` reads `os.environ`: settings are passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from streams.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is named in the environment and described in --help and README."""
+
+    env: str
+    help: str
+
+
+#: Every environment variable the project reads, in one place (also rendered into --help).
+ENVIRONMENT: dict[str, Setting] = {
+    "bootstrap_servers": Setting("DT_BOOTSTRAP_SERVERS", "Kafka bootstrap servers (default 127.0.0.1:9092)"),
+    "topic_prefix": Setting("DT_TOPIC_PREFIX", "prefix of every topic name (default 'dt.')"),
+    "partitions": Setting("DT_PARTITIONS", "partitions of the co-partitioned case topics (default 6)"),
+    "replication_factor": Setting("DT_REPLICATION_FACTOR", "replication factor of created topics (default 1)"),
+    "schemas_dir": Setting("DT_SCHEMAS_DIR", "folder of the Avro schemas (default: the repository's schemas/)"),
+    "source": Setting("DT_SOURCE", "name this process writes into the `source` of events it makes "
+                                   "(default detainer-tracker@HOST)"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to reach Kafka and name its topics."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = "dt."
+    partitions: int = 6
+    replication_factor: int = 1
+    schemas_dir: Path = REPO_ROOT / "schemas"
+    source: str = f"detainer-tracker@{socket.gethostname()}"
+
+    def __post_init__(self) -> None:
+        """Validate every field; a bad value stops start-up with a message naming the setting."""
+        if not self.bootstrap_servers.strip():
+            raise ConfigError("bootstrap_servers must not be empty (DT_BOOTSTRAP_SERVERS)")
+        if not _PREFIX_RE.match(self.topic_prefix):
+            raise ConfigError(f"topic_prefix {self.topic_prefix!r} may hold only letters, digits, '.', '_' "
+                              "and '-' (DT_TOPIC_PREFIX)")
+        if not 1 <= self.partitions <= 1000:
+            raise ConfigError(f"partitions must be between 1 and 1000, got {self.partitions} (DT_PARTITIONS)")
+        if self.replication_factor < 1:
+            raise ConfigError(f"replication_factor must be at least 1, got {self.replication_factor}")
+        if not Path(self.schemas_dir).is_dir():
+            raise ConfigError(f"schemas_dir {self.schemas_dir} is not a folder (DT_SCHEMAS_DIR)")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from the environment, then apply explicit overrides (CLI flags) that are not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(ENVIRONMENT[f.name].env)
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "schemas_dir" in values:
+            values["schemas_dir"] = Path(str(values["schemas_dir"]))
+        return cls(**values)
+
+
+def _convert(name: str, raw: str, annotation: object) -> object:
+    if annotation in (int, "int"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENVIRONMENT[name].env}={raw!r} is not a whole number") from None
+    return raw
+
+
+def environment_help() -> str:
+    """The environment variables, one line each, for --help epilogues and README."""
+    return "\n".join(f"  {s.env:<24} {s.help}" for s in ENVIRONMENT.values())

@@ -1,0 +1,29 @@
+"""The project's own error hierarchy: every error we raise derives from DetainerTrackerError."""
+
+
+class DetainerTrackerError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(DetainerTrackerError):
+    """A setting is missing or invalid."""
+
+
+class SchemaError(DetainerTrackerError):
+    """An Avro schema under schemas/ is missing, unparsable or inconsistent."""
+
+
+class CodecError(DetainerTrackerError):
+    """An event could not be encoded or decoded."""
+
+
+class EventValidationError(CodecError):
+    """An event does not match its schema (missing field, wrong type, unknown event type)."""
+
+
+class BrokerError(DetainerTrackerError):
+    """The local Kafka broker could not be fetched, formatted, started or stopped."""
+
+
+class RuleBookError(DetainerTrackerError):
+    """The rule book is missing, unparsable or inconsistent."""

@@ -1,0 +1,272 @@
+"""A real single-node Apache Kafka broker (KRaft) run from Maven Central jars, for `make run` and the tests.
+
+No Docker and no tarball: `deploy/local/pom.xml` names the broker's jars, Maven copies them once into a cache
+folder, and the broker runs as `java -cp 'libs/*' kafka.Kafka server.properties` on the machine's JVM. This
+module formats the storage, starts the broker in its own session, waits until a metadata request succeeds,
+and stops it by the pid it recorded. Starting a running broker is a no-op; a stale pid file is cleared.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from streams.errors import BrokerError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEPLOY_DIR = REPO_ROOT / "deploy" / "local"
+DEFAULT_KAFKA_VERSION = "4.4.0"
+DEFAULT_HOME = REPO_ROOT / ".local" / "broker"
+DEFAULT_JAR_CACHE = REPO_ROOT / ".local" / "jars"
+LOG_TAIL_LINES = 30
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def ensure_jars(version: str = DEFAULT_KAFKA_VERSION, cache: Path = DEFAULT_JAR_CACHE) -> Path:
+    """Return the folder holding Kafka `version`'s runtime jars, downloading them with Maven the first time."""
+    libs = cache / f"kafka-{version}"
+    if (libs / ".complete").exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BrokerError("Maven (mvn) is not on PATH; it is needed once to fetch the Kafka jars")
+    staging = cache / f".kafka-{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    cmd = [
+        mvn, "-B", "-q", "-f", str(DEPLOY_DIR / "pom.xml"), "dependency:copy-dependencies",
+        f"-Dkafka.version={version}", "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
+    ]
+    log.info("fetching Kafka %s jars from Maven Central into %s", version, libs)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        tail = (result.stdout + result.stderr).strip().splitlines()[-LOG_TAIL_LINES:]
+        raise BrokerError(f"fetching Kafka {version} jars failed (mvn exit {result.returncode}):\n"
+                          + "\n".join(tail))
+    (staging / ".complete").write_text(version + "\n")
+    shutil.rmtree(libs, ignore_errors=True)
+    staging.rename(libs)
+    return libs
+
+
+@dataclass
+class LocalBroker:
+    """One KRaft broker+controller on 127.0.0.1, its files under `home`."""
+
+    home: Path = DEFAULT_HOME
+    port: int = 9092
+    controller_port: int = 9093
+    version: str = DEFAULT_KAFKA_VERSION
+    jar_cache: Path = DEFAULT_JAR_CACHE
+    heap: str = "768m"
+    extra_properties: dict[str, str] = field(default_factory=dict)
+    _proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients use."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        """Where the running broker's pid is recorded."""
+        return self.home / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        """The broker's main log."""
+        return self.home / "logs" / "server.log"
+
+    @property
+    def out_file(self) -> Path:
+        """The JVM's own stdout and stderr (start-up failures land here)."""
+        return self.home / "logs" / "broker.out"
+
+    def pid(self) -> int | None:
+        """Return the pid of the running broker, or None; a stale pid file is removed."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if _pid_alive(pid) and self._is_our_broker(pid):
+            return pid
+        log.info("removing stale pid file %s (pid %s is not running)", self.pid_file, pid)
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def _is_our_broker(self, pid: int) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return False
+        return "kafka.Kafka" in cmdline and str(self.home) in cmdline
+
+    def start(self, timeout: float = 90.0) -> bool:
+        """Start the broker and wait until it answers a metadata request.
+
+        Returns False when it was already running (nothing done), True when this call started it.
+        """
+        if self.pid() is not None:
+            self.wait_ready(timeout)
+            return False
+        for port in (self.port, self.controller_port):
+            if _port_in_use(port):
+                raise BrokerError(f"port {port} on 127.0.0.1 is in use by another process; "
+                                  f"choose other ports (--port/--controller-port)")
+        libs = ensure_jars(self.version, self.jar_cache)
+        config = self._write_config()
+        self._format(libs, config)
+        self._launch(libs, config)
+        try:
+            self.wait_ready(timeout)
+        except BrokerError:
+            self.stop()
+            raise
+        return True
+
+    def _write_config(self) -> Path:
+        for sub in ("data", "logs"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        template = Template((DEPLOY_DIR / "server.properties.in").read_text())
+        text = template.substitute(port=self.port, controller_port=self.controller_port,
+                                   data_dir=self.home / "data")
+        extra = "".join(f"{k}={v}\n" for k, v in sorted(self.extra_properties.items()))
+        config = self.home / "server.properties"
+        config.write_text(text + ("\n# extra\n" + extra if extra else ""))
+        return config
+
+    def _java(self, libs: Path, *args: str, heap: str | None = None) -> list[str]:
+        java_home = os.environ.get("JAVA_HOME")
+        java = str(Path(java_home) / "bin" / "java") if java_home else (shutil.which("java") or "java")
+        return [java, f"-Xmx{heap or self.heap}", "-Xms32m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile=file:{DEPLOY_DIR / 'log4j2.properties'}",
+                f"-Dkafka.logs.dir={self.home / 'logs'}", "-cp", f"{libs}/*", *args]
+
+    def _format(self, libs: Path, config: Path) -> None:
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+                         "--ignore-formatted", heap="256m")
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(f"formatting KRaft storage in {self.home / 'data'} failed:\n"
+                              f"{result.stdout}{result.stderr}")
+
+    def _launch(self, libs: Path, config: Path) -> None:
+        cmd = self._java(libs, "kafka.Kafka", str(config))
+        with open(self.out_file, "ab") as out:
+            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until a metadata request to the broker succeeds, or raise BrokerError naming the log."""
+        from kafka import KafkaAdminClient  # imported here so `broker stop` stays fast
+
+        deadline = time.monotonic() + timeout
+        quiet = logging.getLogger("kafka")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            while time.monotonic() < deadline:
+                pid = self.pid()
+                if pid is None:
+                    raise BrokerError(f"the broker exited during start-up\n{self.describe_logs()}")
+                with contextlib.suppress(Exception):
+                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000,
+                                             client_id="detainer-tracker-readiness")
+                    try:
+                        if admin.describe_cluster().get("brokers"):
+                            return
+                    finally:
+                        admin.close()
+                time.sleep(0.5)
+        finally:
+            quiet.setLevel(level)
+        raise BrokerError(f"the broker did not answer a metadata request within {timeout:.0f} s\n"
+                          f"{self.describe_logs()}")
+
+    def describe_logs(self) -> str:
+        """Name the log files and show the last lines of each, for error messages."""
+        parts = []
+        for path in (self.out_file, self.log_file):
+            try:
+                lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            except OSError:
+                lines = ["(no such file yet)"]
+            parts.append(f"--- last lines of {path} ---\n" + "\n".join(lines))
+        return "\n".join(parts)
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop the broker (SIGTERM for a controlled shutdown, SIGKILL after `timeout`).
+
+        Returns False when no broker was running.
+        """
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        if not self._wait_exit(pid, timeout):
+            log.warning("broker %s ignored SIGTERM for %.0f s; killing it", pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            self._wait_exit(pid, 10.0)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """Kill the broker with SIGKILL and leave its pid file behind, as a crash would."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            self._wait_exit(pid, 10.0)
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.pid == pid:
+                if self._proc.poll() is not None:
+                    return True
+            elif not _pid_alive(pid):
+                return True
+            time.sleep(0.1)
+        return False

@@ -1,0 +1,150 @@
+"""Sending events into Kafka: the Python API for jail integrations and `detainer-tracker produce FILE`.
+
+Input is JSON lines, one event a line, in the JSON form of its Avro schema plus a `type` field naming the event
+type. Each line is checked on its own: a bad line is reported with its number and reason and never stops its
+good neighbours. Sends use an idempotent producer with acks=all, keyed by the event's key field so every event
+of a booking lands on the booking's partition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from kafka import KafkaProducer
+
+from streams.codec import Codec, Encoded
+from streams.errors import DetainerTrackerError, EventValidationError
+from streams.schemas import from_json
+
+
+@dataclass(frozen=True)
+class Line:
+    """One JSON line that parsed into an event record."""
+
+    number: int
+    type_name: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """One JSON line that cannot be sent, and why."""
+
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        """'line 7: reason', as reported to the user."""
+        return f"line {self.number}: {self.reason}"
+
+
+def read_jsonl(lines: Iterable[str], codec: Codec) -> Iterator[Line | BadLine]:
+    """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        try:
+            yield parse_line(number, text, codec)
+        except EventValidationError as exc:
+            yield BadLine(number, str(exc))
+
+
+def parse_line(number: int, text: str, codec: Codec) -> Line:
+    """Parse one JSON line into a validated record; raise EventValidationError saying what is wrong."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EventValidationError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise EventValidationError("a line must hold one JSON object")
+    type_name = obj.get("type")
+    if not isinstance(type_name, str) or not type_name:
+        raise EventValidationError("missing 'type' (the event type, e.g. \"BookingRecorded\")")
+    if type_name not in codec.topics.event_types:
+        raise EventValidationError(f"unknown event type {type_name!r}")
+    record = from_json(codec.registry.latest(type_name), {k: v for k, v in obj.items() if k != "type"})
+    codec.validate(type_name, record)
+    return Line(number, type_name, record)
+
+
+@dataclass
+class ProduceReport:
+    """What a produce run did: how many lines were sent and which were rejected."""
+
+    sent: int = 0
+    rejected: list[BadLine] = field(default_factory=list)
+    by_type: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected."""
+        return not self.rejected
+
+
+class EventProducer:
+    """An idempotent, acks=all producer that encodes records with the codec and routes them to their topic."""
+
+    def __init__(self, bootstrap_servers: str, codec: Codec, client_id: str = "detainer-tracker-producer",
+                 **config: Any) -> None:
+        """Connect to Kafka. `config` passes extra kafka-python producer settings (e.g. security)."""
+        self.codec = codec
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers, client_id=client_id, acks="all", enable_idempotence=True,
+            linger_ms=5, max_in_flight_requests_per_connection=5, **config)
+
+    def send(self, type_name: str, record: Mapping[str, Any], validate: bool = True) -> Any:
+        """Encode and send one record; returns the kafka-python future of its delivery."""
+        return self.send_encoded(self.codec.encode(type_name, record, validate=validate))
+
+    def send_encoded(self, message: Encoded, partition: int | None = None) -> Any:
+        """Send an already encoded message (optionally to a given partition)."""
+        return self._producer.send(message.topic, key=message.key, value=message.value,
+                                   headers=message.headers, partition=partition)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything sent so far is acknowledged."""
+        self._producer.flush(timeout)
+
+    def close(self) -> None:
+        """Flush and close the connection."""
+        self._producer.close()
+
+    def __enter__(self) -> EventProducer:
+        """Use as a context manager: closed (and flushed) on exit."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close on exit."""
+        self.close()
+
+    def produce_lines(self, lines: Iterable[str]) -> ProduceReport:
+        """Send every valid line, report every invalid one (and any the broker refused) with its number."""
+        report = ProduceReport()
+        pending: list[tuple[Line, Any]] = []
+        for item in read_jsonl(lines, self.codec):
+            if isinstance(item, BadLine):
+                report.rejected.append(item)
+                continue
+            pending.append((item, self.send(item.type_name, item.record, validate=False)))
+        self.flush()
+        for line, future in pending:
+            try:
+                future.get(timeout=30)
+            except Exception as exc:  # the broker's refusal of one line must not hide the others
+                report.rejected.append(BadLine(line.number, f"not delivered: {exc}"))
+                continue
+            report.sent += 1
+            report.by_type[line.type_name] = report.by_type.get(line.type_name, 0) + 1
+        report.rejected.sort(key=lambda b: b.number)
+        return report
+
+
+def produce_file(stream: TextIO, producer: EventProducer) -> ProduceReport:
+    """Produce every line of an open JSON-lines file."""
+    try:
+        return producer.produce_lines(stream)
+    except UnicodeDecodeError as exc:
+        raise DetainerTrackerError(f"the file is not UTF-8 text: {exc}") from exc

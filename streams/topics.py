@@ -1,0 +1,140 @@
+"""Every topic, declared once: name under the configured prefix, key, event types, partitions, retention,
+clean-up policy and its single writer.
+
+Agents, tools and tests take topic names from here and never spell them as literals. The case topics, the
+clock and the per-booking outputs share one partition count so that one worker owns every event of a booking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from streams.config import Settings
+from streams.errors import ConfigError
+
+FOREVER = -1
+CLOCK_RETENTION_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """The declaration of one topic, independent of prefix and partition count."""
+
+    id: str
+    suffix: str
+    key_field: str | None
+    event_types: tuple[str, ...]
+    writer: str
+    doc: str
+    co_partitioned: bool = True
+    retention_ms: int = FOREVER
+    cleanup_policy: str = "delete"
+
+
+CASE_INPUTS = ("bookings", "biometrics", "detainers", "court")
+
+SPECS: tuple[TopicSpec, ...] = (
+    TopicSpec("bookings", "jail.bookings", "booking_id",
+              ("BookingRecorded", "ChargesAmended", "CriminalHistoryRecorded", "ReleaseBecameDue",
+               "CustodyBasisRecorded", "Released", "Transferred", "CitizenshipVerified", "ReleaseInfoShared"),
+              "jail management systems (streams.produce)", "booking lifecycle from the jail"),
+    TopicSpec("biometrics", "biometrics.matches", "booking_id", ("FingerprintsSubmitted", "MatchReceived"),
+              "FBI/ICE interfaces (streams.produce)", "fingerprint submissions and match results"),
+    TopicSpec("detainers", "ice.detainers", "booking_id",
+              ("DetainerLodged", "DetainerAmended", "DetainerLifted", "IceArrived", "IceInquiryReceived",
+               "InterviewRequested"),
+              "ICE interfaces (streams.produce)", "detainers, arrivals and requests from immigration authorities"),
+    TopicSpec("court", "court.events", "booking_id",
+              ("ProbableCauseFound", "ConvictionRecorded", "ChargeDismissed", "JudicialWarrantIssued"),
+              "court systems (streams.produce)", "findings, convictions, dismissals and judicial warrants"),
+    TopicSpec("clock", "clock", "partition", ("ClockTicked",), "streams.agents.ticker",
+              "wall-clock ticks, one stream per partition; kept 30 days (deadlines replay from event time)",
+              retention_ms=CLOCK_RETENTION_MS),
+    TopicSpec("decisions", "decisions", "booking_id", ("Decision",), "streams.agents.case_processor",
+              "every decision, with rule, citation and evidence"),
+    TopicSpec("custody_commands", "custody.commands", "booking_id", ("CustodyCommand",),
+              "streams.agents.case_processor", "release and transfer directives for the jail"),
+    TopicSpec("violations", "compliance.violations", "booking_id", ("Violation",),
+              "streams.agents.case_processor", "compliance violations found"),
+    TopicSpec("notices", "notices.truth-act", "booking_id", ("TruthActNotice",),
+              "streams.agents.case_processor", "TRUTH Act copies and notices owed to the person"),
+    TopicSpec("federal_status", "federal.status", "booking_id", ("StatusFact",),
+              "streams.agents.case_processor", "status-only facts that 8 U.S.C. 1373 allows sharing"),
+    TopicSpec("clets_queries", "clets.queries", "query_id", ("CletsQueryMade",),
+              "agency systems (streams.produce)", "CLETS queries to be gated", co_partitioned=False),
+    TopicSpec("clets_agreements", "clets.agreements", "agency_id", ("AgencyAgreementRecorded",),
+              "detainer-tracker agencies load", "agency registry (compacted, latest entry per agency)",
+              co_partitioned=False, cleanup_policy="compact"),
+    TopicSpec("clets_decisions", "clets.decisions", "query_id", ("CletsDecision",),
+              "streams.agents.clets_gate", "CLETS access decisions", co_partitioned=False),
+    TopicSpec("deadletter", "deadletter", None, ("DeadLetter",), "streams.agents.deadletter",
+              "anything that could not be read: raw bytes, source coordinates, reason", co_partitioned=False),
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A declared topic resolved against settings: its real name and partition count."""
+
+    spec: TopicSpec
+    name: str
+    partitions: int
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """Topic-level configs the admin API sets at creation."""
+        return {"retention.ms": str(self.spec.retention_ms), "cleanup.policy": self.spec.cleanup_policy}
+
+
+class Topics:
+    """The registry of topics for one prefix and partition count."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Resolve every spec against `settings`."""
+        self.prefix = settings.topic_prefix
+        self._by_id: dict[str, Topic] = {}
+        self._by_event: dict[str, Topic] = {}
+        self._by_name: dict[str, Topic] = {}
+        for spec in SPECS:
+            partitions = settings.partitions if spec.co_partitioned else _fixed_partitions(spec, settings)
+            topic = Topic(spec, settings.topic_prefix + spec.suffix, partitions)
+            self._by_id[spec.id] = topic
+            self._by_name[topic.name] = topic
+            for event_type in spec.event_types:
+                if event_type in self._by_event:
+                    raise ConfigError(f"event type {event_type} is declared on two topics")
+                self._by_event[event_type] = topic
+
+    def __getitem__(self, topic_id: str) -> Topic:
+        """The topic with this id (e.g. 'bookings')."""
+        return self._by_id[topic_id]
+
+    def __iter__(self) -> Iterator[Topic]:
+        """Every topic, in declaration order."""
+        return iter(self._by_id.values())
+
+    def name(self, topic_id: str) -> str:
+        """The real name of a topic id."""
+        return self._by_id[topic_id].name
+
+    def by_name(self, name: str) -> Topic | None:
+        """The topic with this real name, or None when it is not ours."""
+        return self._by_name.get(name)
+
+    def for_event(self, event_type: str) -> Topic:
+        """The one topic an event type is written to."""
+        try:
+            return self._by_event[event_type]
+        except KeyError:
+            raise ConfigError(f"no topic carries event type {event_type!r}") from None
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """Every event type that has a topic."""
+        return tuple(self._by_event)
+
+
+def _fixed_partitions(spec: TopicSpec, settings: Settings) -> int:
+    # The registry is small and read whole by every gate worker; one partition keeps its order total.
+    return 1 if spec.cleanup_policy == "compact" else settings.partitions

@@ -1,0 +1,58 @@
+"""Helpers that wait for conditions with a deadline and say what they saw when they give up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+
+# The machines are shared and have two cores: generous, but finite.
+DEFAULT_TIMEOUT = 60.0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT, describe: str = "condition",
+               interval: float = 0.2) -> None:
+    """Poll `predicate` until it is true; fail naming `describe` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {describe}")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One consumed message, with its coordinates."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def read_until(bootstrap: str, topic: str, n: int, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
+    """Read a topic from the beginning (read_committed) until `n` messages arrived; fail listing what came."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             isolation_level="read_committed", auto_offset_reset="earliest")
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        got: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < n and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                got.extend(Message(tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value,
+                                   list(r.headers or [])) for r in records)
+        if len(got) < n:
+            raise AssertionError(f"expected {n} message(s) on {topic}, got {len(got)} after {timeout:.0f} s: "
+                                 f"{[(m.partition, m.offset, m.key) for m in got][:20]}")
+        return got
+    finally:
+        consumer.close()

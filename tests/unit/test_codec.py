@@ -1,0 +1,148 @@
+import json
+
+import pytest
+
+from streams.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, Decoded, DeadLetter
+from streams.config import Settings
+from streams.errors import EventValidationError
+from streams.schemas import SchemaRegistry, from_json, to_json
+from streams.topics import Topics
+from tests.support.records import example_record
+
+AT = Coordinates("dt.jail.bookings", 4, 1234, 1_550_000_000_000)
+
+
+def _booking(codec):
+    return example_record(codec.registry.latest("BookingRecorded"), key="B-7")
+
+
+@pytest.mark.parametrize("type_name", sorted(Topics(Settings()).event_types))
+def test_every_event_type_round_trips(codec, type_name):
+    record = example_record(codec.registry.latest(type_name), key="K-1")
+    message = codec.encode(type_name, record)
+    topic = codec.topics.for_event(type_name)
+    assert message.topic == topic.name
+    result = codec.decode(message.value, message.headers, Coordinates(topic.name, 0, 0), message.key)
+    assert isinstance(result, Decoded), result
+    assert result.record == record
+    assert result.type_name == type_name and result.version == 1
+
+
+def test_json_form_round_trips_with_offsets(codec):
+    schema = codec.registry.latest("ReleaseBecameDue")
+    obj = {"event_id": "e", "occurred_at": "2019-02-08T06:00:00-08:00", "source": "jms", "booking_id": "B",
+           "reason": "SENTENCE_SERVED", "release_at": "2019-02-08T06:00:00-08:00"}
+    record = from_json(schema, obj)
+    assert record["release_at"].utcoffset().total_seconds() == -8 * 3600
+    message = codec.encode("ReleaseBecameDue", record)
+    decoded = codec.decode(message.value, message.headers, Coordinates(message.topic, 0, 0), message.key)
+    assert to_json(schema, decoded.record)["release_at"] == "2019-02-08T14:00:00.000Z"
+
+
+def test_an_instant_without_offset_is_refused(codec):
+    with pytest.raises(EventValidationError, match="no UTC offset"):
+        from_json(codec.registry.latest("Released"), {"occurred_at": "2019-02-08T06:00:00"})
+
+
+def test_malformed_bytes_become_a_dead_letter_with_coordinates(codec):
+    message = codec.encode("BookingRecorded", _booking(codec))
+    garbled = message.value[: len(message.value) // 2]
+    result = codec.decode(garbled, message.headers, AT, message.key)
+    assert isinstance(result, DeadLetter)
+    assert result.reason_code == "MALFORMED"
+    assert result.coordinates == AT
+    assert result.value == garbled and result.key == b"B-7"
+    assert result.schema_tried == "BookingRecorded v1"
+
+
+def test_leftover_bytes_are_malformed(codec):
+    message = codec.encode("BookingRecorded", _booking(codec))
+    result = codec.decode(message.value + b"\x00\x00", message.headers, AT, message.key)
+    assert isinstance(result, DeadLetter) and result.reason_code == "MALFORMED"
+    assert "left over" in result.reason
+
+
+def test_an_unknown_schema_version_is_a_dead_letter(codec):
+    message = codec.encode("BookingRecorded", _booking(codec))
+    result = codec.decode(message.value, [(HEADER_TYPE, b"BookingRecorded"), (HEADER_VERSION, b"7")], AT)
+    assert isinstance(result, DeadLetter)
+    assert result.reason_code == "UNKNOWN_SCHEMA_VERSION"
+    assert "no schema version 7" in result.reason
+
+
+@pytest.mark.parametrize(("headers", "code"), [
+    ([], "MISSING_HEADER"),
+    ([(HEADER_TYPE, b"Nonsense"), (HEADER_VERSION, b"1")], "UNKNOWN_EVENT_TYPE"),
+    ([(HEADER_TYPE, b"BookingRecorded"), (HEADER_VERSION, b"one")], "UNKNOWN_SCHEMA_VERSION"),
+    ([(HEADER_TYPE, b"Decision"), (HEADER_VERSION, b"1")], "WRONG_TOPIC"),
+])
+def test_bad_headers_are_dead_letters(codec, headers, code):
+    message = codec.encode("BookingRecorded", _booking(codec))
+    result = codec.decode(message.value, headers, AT, message.key)
+    assert isinstance(result, DeadLetter) and result.reason_code == code, result
+
+
+def test_a_key_that_differs_from_the_booking_is_a_dead_letter(codec):
+    message = codec.encode("BookingRecorded", _booking(codec))
+    result = codec.decode(message.value, message.headers, AT, b"B-OTHER")
+    assert isinstance(result, DeadLetter) and result.reason_code == "KEY_MISMATCH"
+
+
+def test_an_empty_event_id_is_a_missing_field(codec):
+    message = codec.encode("BookingRecorded", {**_booking(codec), "event_id": ""}, validate=False)
+    result = codec.decode(message.value, message.headers, AT, message.key)
+    assert isinstance(result, DeadLetter) and result.reason_code == "MISSING_FIELD"
+
+
+def _evolved_registry(tmp_path, v2_extra_field):
+    """A registry with BookingRecorded v1 as published and a v2 that adds one field."""
+    current = Settings().schemas_dir
+    for folder in current.iterdir():
+        (tmp_path / folder.name).mkdir()
+        (tmp_path / folder.name / "v1.avsc").write_text((folder / "v1.avsc").read_text())
+    v2 = json.loads((current / "booking_recorded" / "v1.avsc").read_text())
+    v2["fields"].append(v2_extra_field)
+    (tmp_path / "booking_recorded" / "v2.avsc").write_text(json.dumps(v2))
+    return Codec(SchemaRegistry(tmp_path), Topics(Settings()))
+
+
+def test_data_written_with_an_older_version_decodes_with_the_newer_reader(codec, tmp_path):
+    newer = _evolved_registry(tmp_path, {"name": "housing_unit", "type": ["null", "string"], "default": None})
+    old = codec.encode("BookingRecorded", _booking(codec))
+    assert dict(old.headers)[HEADER_VERSION] == b"1"
+    result = newer.decode(old.value, old.headers, AT, old.key)
+    assert isinstance(result, Decoded) and result.version == 1
+    assert result.record["housing_unit"] is None
+    assert result.record["booking_id"] == "B-7"
+    written_now = newer.encode("BookingRecorded", {**_booking(codec), "housing_unit": "4B"})
+    assert dict(written_now.headers)[HEADER_VERSION] == b"2"
+
+
+def test_a_required_field_missing_from_the_writer_is_a_dead_letter(codec, tmp_path):
+    newer = _evolved_registry(tmp_path, {"name": "housing_unit", "type": "string"})
+    old = codec.encode("BookingRecorded", _booking(codec))
+    result = newer.decode(old.value, old.headers, AT, old.key)
+    assert isinstance(result, DeadLetter) and result.reason_code == "MISSING_FIELD", result
+    assert "housing_unit" in result.reason
+
+
+def test_validation_names_missing_and_unknown_fields(codec):
+    record = _booking(codec)
+    del record["county"]
+    with pytest.raises(EventValidationError, match="missing required field.*county"):
+        codec.validate("BookingRecorded", record)
+    with pytest.raises(EventValidationError, match="unknown field.*colour"):
+        codec.validate("BookingRecorded", {**_booking(codec), "colour": "red"})
+    with pytest.raises(EventValidationError, match="level"):
+        codec.validate("BookingRecorded", {**_booking(codec), "charges": [{"statute": "PC 1", "level": "HUGE"}]})
+
+
+def test_a_dead_letter_encodes_as_a_dead_letter_record(codec):
+    message = codec.encode("BookingRecorded", _booking(codec))
+    dead = codec.decode(b"\xff\xff\xff", message.headers, AT, message.key)
+    record = dead.to_record("test", example_record(codec.registry.latest("DeadLetter"))["occurred_at"])
+    out = codec.encode("DeadLetter", record)
+    back = codec.decode(out.value, out.headers, Coordinates(out.topic, 0, 0), out.key)
+    assert back.record["source_offset"] == 1234 and back.record["source_partition"] == 4
+    assert back.record["value"] == b"\xff\xff\xff" and back.record["reason_code"] == "MALFORMED"
+    assert back.record["event_id"] == "deadletter:dt.jail.bookings:4:1234"
