@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
-from streams.errors import DetainerTrackerError
+from streams.errors import DetainerTrackerError, KafkaUnavailable
 from streams.topics import Topic, Topics
 
 TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -28,9 +28,12 @@ class TopicStatus:
         return self.partitions == self.topic.partitions
 
 
-def admin_client(bootstrap_servers: str, **config: Any) -> KafkaAdminClient:
-    """An admin client with the project's client id."""
-    return KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="detainer-tracker-admin", **config)
+def admin_client(client_config: dict[str, Any]) -> KafkaAdminClient:
+    """An admin client with the project's client id; `client_config` is Settings.kafka_client_config()."""
+    try:
+        return KafkaAdminClient(client_id="detainer-tracker-admin", **client_config)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}") from exc
 
 
 def create_topics(admin: KafkaAdminClient, topics: Topics, replication_factor: int = 1) -> list[TopicStatus]:

@@ -109,7 +109,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from streams.admin import admin_client, create_topics
 
-    admin = admin_client(settings.bootstrap_servers)
+    admin = admin_client(settings.kafka_client_config())
     try:
         statuses = create_topics(admin, topics, settings.replication_factor)
     finally:
@@ -141,7 +141,7 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
 
     codec = _codec(settings)
     stream = sys.stdin if args.file == "-" else _open(args.file)
-    with EventProducer(settings.bootstrap_servers, codec) as producer:
+    with EventProducer(settings.kafka_client_config(), codec) as producer:
         report = produce_file(stream, producer)
     for bad in report.rejected:
         print(f"{args.file}: {bad}", file=sys.stderr)
@@ -208,7 +208,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from streams.produce import EventProducer
 
-    with EventProducer(settings.bootstrap_servers, _codec(settings), client_id="detainer-tracker-simulator") as p:
+    with EventProducer(settings.kafka_client_config(), _codec(settings),
+                       client_id="detainer-tracker-simulator") as p:
         simulate.run(sim, p.send, speed, live_from, report)
     return 0
 

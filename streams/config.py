@@ -11,6 +11,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from streams.errors import ConfigError
 
@@ -34,6 +35,7 @@ ENVIRONMENT: dict[str, Setting] = {
     "partitions": Setting("DT_PARTITIONS", "partitions of the co-partitioned case topics (default 6)"),
     "replication_factor": Setting("DT_REPLICATION_FACTOR", "replication factor of created topics (default 1)"),
     "schemas_dir": Setting("DT_SCHEMAS_DIR", "folder of the Avro schemas (default: the repository's schemas/)"),
+    "connect_timeout": Setting("DT_CONNECT_TIMEOUT", "seconds to wait for Kafka to answer at start (default 30)"),
     "source": Setting("DT_SOURCE", "name this process writes into the `source` of events it makes "
                                    "(default detainer-tracker@HOST)"),
 }
@@ -48,6 +50,7 @@ class Settings:
     partitions: int = 6
     replication_factor: int = 1
     schemas_dir: Path = REPO_ROOT / "schemas"
+    connect_timeout: int = 30
     source: str = f"detainer-tracker@{socket.gethostname()}"
 
     def __post_init__(self) -> None:
@@ -61,8 +64,14 @@ class Settings:
             raise ConfigError(f"partitions must be between 1 and 1000, got {self.partitions} (DT_PARTITIONS)")
         if self.replication_factor < 1:
             raise ConfigError(f"replication_factor must be at least 1, got {self.replication_factor}")
+        if self.connect_timeout < 1:
+            raise ConfigError(f"connect_timeout must be at least 1 s, got {self.connect_timeout} (DT_CONNECT_TIMEOUT)")
         if not Path(self.schemas_dir).is_dir():
             raise ConfigError(f"schemas_dir {self.schemas_dir} is not a folder (DT_SCHEMAS_DIR)")
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """Settings every kafka-python client of ours gets."""
+        return {"bootstrap_servers": self.bootstrap_servers, "bootstrap_timeout_ms": self.connect_timeout * 1000}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

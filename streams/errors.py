@@ -27,3 +27,7 @@ class BrokerError(DetainerTrackerError):
 
 class RuleBookError(DetainerTrackerError):
     """The rule book is missing, unparsable or inconsistent."""
+
+
+class KafkaUnavailable(DetainerTrackerError):
+    """Kafka could not be reached or refused a request."""

@@ -214,6 +214,7 @@ class LocalBroker:
                     raise BrokerError(f"the broker exited during start-up\n{self.describe_logs()}")
                 with contextlib.suppress(Exception):
                     admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000,
+                                             bootstrap_timeout_ms=2000,
                                              client_id="detainer-tracker-readiness")
                     try:
                         if admin.describe_cluster().get("brokers"):

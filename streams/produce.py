@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from streams.codec import Codec, Encoded
-from streams.errors import DetainerTrackerError, EventValidationError
+from streams.errors import DetainerTrackerError, EventValidationError, KafkaUnavailable
 from streams.schemas import from_json
 
 
@@ -87,13 +88,16 @@ class ProduceReport:
 class EventProducer:
     """An idempotent, acks=all producer that encodes records with the codec and routes them to their topic."""
 
-    def __init__(self, bootstrap_servers: str, codec: Codec, client_id: str = "detainer-tracker-producer",
-                 **config: Any) -> None:
-        """Connect to Kafka. `config` passes extra kafka-python producer settings (e.g. security)."""
+    def __init__(self, client_config: dict[str, Any], codec: Codec,
+                 client_id: str = "detainer-tracker-producer") -> None:
+        """Connect to Kafka; `client_config` is Settings.kafka_client_config() plus any extra producer settings."""
         self.codec = codec
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers, client_id=client_id, acks="all", enable_idempotence=True,
-            linger_ms=5, max_in_flight_requests_per_connection=5, **config)
+        try:
+            self._producer = KafkaProducer(client_id=client_id, acks="all", enable_idempotence=True, linger_ms=5,
+                                           max_in_flight_requests_per_connection=5, **client_config)
+        except KafkaError as exc:
+            raise KafkaUnavailable(f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: "
+                                   f"{exc}") from exc
 
     def send(self, type_name: str, record: Mapping[str, Any], validate: bool = True) -> Any:
         """Encode and send one record; returns the kafka-python future of its delivery."""

@@ -1,8 +1,8 @@
-"""Every topic, declared once: name under the configured prefix, key, event types, partitions, retention,
-clean-up policy and its single writer.
+"""Every topic, declared once: name, key, event types, partitions, retention, clean-up policy, single writer.
 
-Agents, tools and tests take topic names from here and never spell them as literals. The case topics, the
-clock and the per-booking outputs share one partition count so that one worker owns every event of a booking.
+Names carry the configured prefix. Agents, tools and tests take topic names from here and never spell them as
+literals. The case topics, the clock and the per-booking outputs share one partition count so that one worker
+owns every event of a booking.
 """
 
 from __future__ import annotations

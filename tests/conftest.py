@@ -39,7 +39,7 @@ def settings(broker: LocalBroker) -> Iterator[Settings]:
     """Settings with a topic prefix of this test's own, its topics created (3 partitions) and deleted after."""
     s = Settings(bootstrap_servers=broker.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=3)
     topics = Topics(s)
-    admin = admin_client(s.bootstrap_servers)
+    admin = admin_client(s.kafka_client_config())
     create_topics(admin, topics)
     yield s
     delete_topics(admin, [t.name for t in topics])

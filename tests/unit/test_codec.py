@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from streams.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, Decoded, DeadLetter
+from streams.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, DeadLetter, Decoded
 from streams.config import Settings
 from streams.errors import EventValidationError
 from streams.schemas import SchemaRegistry, from_json, to_json

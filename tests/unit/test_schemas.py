@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from streams import events
-from streams.codec import Codec, Coordinates, Decoded
+from streams.codec import Coordinates, Decoded
 from streams.errors import SchemaError
 from streams.schemas import SchemaRegistry, snake_case, to_json
 from streams.topics import SPECS

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from streams.config import ENVIRONMENT, Settings, environment_help
+from streams.errors import ConfigError
+
+
+def test_defaults_are_sane():
+    s = Settings()
+    assert s.bootstrap_servers == "127.0.0.1:9092"
+    assert s.topic_prefix == "dt."
+    assert s.partitions == 6
+
+
+def test_environment_then_flags():
+    env = {"DT_BOOTSTRAP_SERVERS": "k1:9092", "DT_PARTITIONS": "12", "DT_TOPIC_PREFIX": "x."}
+    s = Settings.from_env(env)
+    assert (s.bootstrap_servers, s.partitions, s.topic_prefix) == ("k1:9092", 12, "x.")
+    s = Settings.from_env(env, partitions=3, topic_prefix=None)
+    assert (s.partitions, s.topic_prefix) == (3, "x.")
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"DT_PARTITIONS": "many"}, "DT_PARTITIONS='many' is not a whole number"),
+    ({"DT_PARTITIONS": "0"}, "partitions must be between"),
+    ({"DT_TOPIC_PREFIX": "bad prefix"}, "topic_prefix"),
+    ({"DT_BOOTSTRAP_SERVERS": " "}, "bootstrap_servers"),
+    ({"DT_SCHEMAS_DIR": "/nonexistent/schemas"}, "schemas_dir"),
+])
+def test_bad_values_name_the_setting(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        Settings().partitions = 3  # type: ignore[misc]
+
+
+def test_every_setting_is_documented_in_help_and_readme():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for setting in ENVIRONMENT.values():
+        assert setting.env in environment_help()
+        assert setting.env in readme, f"{setting.env} missing from README.md"

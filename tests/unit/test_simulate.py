@@ -1,0 +1,86 @@
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.errors import ConfigError
+from streams.simulate import Profile, SimConfig, Simulator
+
+START = datetime(2019, 6, 2, 7, 0, tzinfo=UTC)
+
+
+def _events(**kw):
+    return list(Simulator(SimConfig(**{"start": START, "days": 1, "seed": 5, **kw})).events())
+
+
+def test_the_same_seed_gives_the_same_events():
+    a, b = _events(), _events()
+    assert a == b
+    assert len(a) > 5000
+
+
+def test_another_seed_gives_other_events():
+    assert _events(seed=5) != _events(seed=6)
+
+
+def test_events_come_in_time_order_and_inside_the_window():
+    events = _events()
+    times = [at for at, _, _ in events]
+    assert times == sorted(times)
+    assert START <= times[0] and times[-1] < START + timedelta(days=1)
+
+
+def test_every_booking_starts_with_its_booking_record():
+    seen = set()
+    for _, type_name, record in _events():
+        if type_name == "BookingRecorded":
+            seen.add(record["booking_id"])
+        else:
+            assert record["booking_id"] in seen, f"{type_name} before its booking"
+
+
+def test_every_simulated_record_is_valid(codec):
+    for _, type_name, record in _events(days=0.5):
+        codec.validate(type_name, record)
+
+
+def test_rates_over_a_simulated_week_are_within_ten_percent_of_the_figures():
+    profile = Profile.load()
+    bookings_per_day = sum(profile.bookings_per_day.values())
+    detainers_per_day = profile.figures["detainers"]["per_day"]
+    # one day of warm-up, so detainers lodged a day after booking are in steady state; then a whole week
+    counts = Counter()
+    for at, type_name, _ in Simulator(SimConfig(start=START, days=8, seed=1)).events():
+        if at >= START + timedelta(days=1):
+            counts[type_name] += 1
+    assert counts["BookingRecorded"] / 7 == pytest.approx(bookings_per_day, rel=0.10)
+    assert counts["DetainerLodged"] / 7 == pytest.approx(detainers_per_day, rel=0.10)
+    assert bookings_per_day == pytest.approx(2490, rel=0.01)
+
+
+def test_configured_rates_are_followed():
+    counts = Counter(t for _, t, _ in Simulator(SimConfig(
+        start=START, days=3, seed=2, scale=0.2, detainers_per_day=100)).events())
+    assert counts["BookingRecorded"] / 3 == pytest.approx(0.2 * 2490, rel=0.10)
+    assert counts["DetainerLodged"] / 3 == pytest.approx(100, rel=0.25)
+
+
+def test_detainer_forms_follow_the_era():
+    forms_2018 = {r["form"] for _, t, r in _events(start=datetime(2018, 3, 1, tzinfo=UTC), days=3, scale=1)
+                  if t == "DetainerLodged"}
+    forms_2013 = {r["form"] for _, t, r in _events(start=datetime(2013, 3, 1, tzinfo=UTC), days=3)
+                  if t == "DetainerLodged"}
+    assert forms_2018 == {"I247A"}
+    assert forms_2013 == {"I247_LEGACY"}
+
+
+def test_one_county_only_and_unknown_counties_refused():
+    events = _events(counties=("Napa",))
+    assert {r["booking_id"].split("-")[0] for _, _, r in events} == {"NAPA"}
+    with pytest.raises(ConfigError, match="unknown county Atlantis"):
+        Simulator(SimConfig(start=START, counties=("Atlantis",)))
+
+
+def test_a_naive_start_is_refused():
+    with pytest.raises(ConfigError, match="UTC offset"):
+        SimConfig(start=datetime(2019, 1, 1))  # noqa: DTZ001
