@@ -199,6 +199,7 @@ class IceInquiryReceived(BookingEvent):
     inquiry_id: str
     agency: str
     items: tuple[str, ...]
+    public_items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

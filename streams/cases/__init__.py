@@ -1,0 +1,43 @@
+"""The case state machine, pure: what happens to one booking as its events arrive and its deadlines pass.
+
+`apply(book, case, event)` and `fire(book, case, deadline)` return a Transition: the new case, the outputs and
+the deadlines to schedule. The law acts at each event's own `occurred_at` and at each deadline's `due_at`, never
+at the time a processor happens to run, so a live run and a replay give the same outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from streams import events as ev
+from streams.cases import custody, requests
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, new_case
+from streams.decisions import Deadline
+from streams.law.regimes import regime_at
+from streams.law.rulebook import RuleBook
+
+__all__ = ["Case", "Transition", "apply", "fire", "new_case", "ELIGIBLE", "HOLD_END", "OVERDUE"]
+
+_HANDLERS = {**custody.HANDLERS, **requests.HANDLERS}
+
+
+def apply(book: RuleBook, case: Case, event: ev.Event) -> Transition:
+    """Apply one input event to its booking's case; a duplicate event id changes nothing."""
+    if event.event_id in case.seen:
+        return Transition(case)
+    case = replace(case, seen=case.seen | {event.event_id})
+    handler = _HANDLERS.get(type(event))
+    return handler(book, case, event) if handler else Transition(case)
+
+
+def fire(book: RuleBook, case: Case, deadline: Deadline) -> Transition:
+    """Act on a deadline stream time has passed; a stale one (older generation, person gone) does nothing."""
+    if deadline.generation != case.generation or case.left_custody is not None:
+        return Transition(case)
+    if deadline.kind == ELIGIBLE:
+        return custody.at_eligibility(book, case, deadline.due_at)
+    if deadline.kind == HOLD_END:
+        regime_start = regime_at(book, case.facts.state, deadline.due_at).start
+        rule = "release.regime-ended" if regime_start == deadline.due_at else "release.hold-ended"
+        return custody.release_or_transfer(book, case, deadline.due_at, rule)
+    return custody.overdue(book, case, deadline.due_at)

@@ -1,0 +1,184 @@
+"""Facts, custody and the release moment: T_elig, holds, release or hand-over, and overdue releases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from streams import events as ev
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition
+from streams.decisions import Deadline, Emitter, Output
+from streams.law import rulings
+from streams.law.facts import Finding
+from streams.law.regimes import overlay_active, regime_at
+from streams.law.rulebook import RuleBook
+
+JUDICIAL = ("JUDICIAL_WARRANT", "JUDICIAL_PROBABLE_CAUSE")
+
+
+# --- facts ------------------------------------------------------------------------------------------------------
+
+
+def set_facts(case: Case, **changes: object) -> Transition:
+    return Transition(replace(case, facts=replace(case.facts, **changes)))
+
+
+def booked(book: RuleBook, case: Case, e: ev.BookingRecorded) -> Transition:
+    facts = replace(case.facts, state=e.state, county=e.county, charges=e.charges, charges_event=e.event_id)
+    return Transition(replace(case, person_id=e.person_id, facts=facts))
+
+
+def history(book: RuleBook, case: Case, e: ev.CriminalHistoryRecorded) -> Transition:
+    known = {c for c, _ in case.facts.convictions}
+    added = tuple((c, e.event_id) for c in e.convictions if c not in known)
+    registrant = e.event_id if (e.sex_registrant or e.arson_registrant) else None
+    return Transition(replace(case, person_id=case.person_id or e.person_id,
+                              facts=replace(case.facts, convictions=case.facts.convictions + added,
+                                            registrant_event=registrant)))
+
+
+def dismissed(book: RuleBook, case: Case, e: ev.ChargeDismissed) -> Transition:
+    return set_facts(case, findings=tuple(f for f in case.facts.findings if f.charge.statute != e.statute),
+                  charges=tuple(c for c in case.facts.charges if c.statute != e.statute))
+
+
+def citizenship(book: RuleBook, case: Case, e: ev.CitizenshipVerified) -> Transition:
+    citizen = e.event_id if e.status == "US_CITIZEN" else None
+    case = replace(case, person_id=case.person_id or e.person_id, status=(e.status, e.event_id),
+                   facts=replace(case.facts, citizen_event=citizen))
+    regime = regime_at(book, case.facts.state, e.occurred_at).id
+    fact = Emitter(book, case.booking_id).status(e.occurred_at, regime, case.person_id, e.status, (e.event_id,))
+    return Transition(case, (fact,))
+
+
+# --- custody and eligibility (T_elig) --------------------------------------------------------------------------
+
+
+def custody_basis(book: RuleBook, case: Case, e: ev.CustodyBasisRecorded) -> Transition:
+    others = tuple(b for b in case.other_custody if b[0] != e.basis_id)
+    if e.active:
+        return reschedule(replace(case, other_custody=others + ((e.basis_id, e.event_id),)))
+    return reschedule(replace(case, other_custody=others, basis_cleared=(e.occurred_at, e.event_id)))
+
+
+def release_due(book: RuleBook, case: Case, e: ev.ReleaseBecameDue) -> Transition:
+    return reschedule(replace(case, release_due=(e.release_at, e.event_id)))
+
+
+def reschedule(case: Case) -> Transition:
+    """Recompute T_elig: release due on the charges and no other custody basis left (7282(b); S25)."""
+    eligible = None
+    if case.release_due and not case.other_custody:
+        eligible = case.release_due[0]
+        if case.basis_cleared and case.basis_cleared[0] > eligible:
+            eligible = case.basis_cleared[0]
+    if eligible == case.eligible_at or case.left_custody:
+        return Transition(case)
+    case = replace(case, eligible_at=eligible, generation=case.generation + 1, hold_until=None,
+                   release_deadline=None)
+    deadlines = (Deadline(eligible, case.booking_id, ELIGIBLE, case.generation),) if eligible else ()
+    return Transition(case, (), deadlines)
+
+
+def eligibility_evidence(case: Case) -> tuple[str, ...]:
+    ids = [case.release_due[1]] if case.release_due else []
+    if case.basis_cleared:
+        ids.append(case.basis_cleared[1])
+    return tuple(ids)
+
+
+def zone(book: RuleBook, case: Case) -> ZoneInfo:
+    return book.jurisdiction(case.facts.state).zone
+
+
+def at_eligibility(book: RuleBook, case: Case, at: datetime) -> Transition:
+    emit = Emitter(book, case.booking_id)
+    ruling = rulings.hold(book, case.facts, case.detainers, at, zone(book, case))
+    if ruling is None or not ruling.permitted:
+        first = () if ruling is None else (emit.decision(at, ruling.regime, "HOLD", ruling.outcome, ruling.rule_id,
+                                                         ruling.evidence + eligibility_evidence(case), ruling.reason),)
+        step = release_or_transfer(book, case, at, "release.eligible")
+        return Transition(step.case, first + step.outputs, step.deadlines)
+    evidence = ruling.evidence + eligibility_evidence(case)
+    outputs = [emit.decision(at, ruling.regime, "HOLD", ruling.outcome, ruling.rule_id, evidence, ruling.reason,
+                             until=ruling.until),
+               emit.command(at, ruling.regime, "HOLD_UNTIL", ruling.rule_id, evidence, ruling.reason,
+                            until=ruling.until)]
+    case = replace(case, hold_until=ruling.until, release_deadline=ruling.until)
+    deadlines = [Deadline(ruling.until, case.booking_id, HOLD_END, case.generation)]
+    if case.ice or rulings.hold_requested(book, case.detainers, at, "TRANSFER"):
+        step = transfer(book, case, at, in_hold=True)
+        case, outputs = step.case, outputs + list(step.outputs)
+    return Transition(case, tuple(outputs), tuple(deadlines))
+
+
+def release_or_transfer(book: RuleBook, case: Case, at: datetime, release_rule: str) -> Transition:
+    """At a release moment: hand over if officers are present and the law permits, else release."""
+    emit = Emitter(book, case.booking_id)
+    outputs: list[Output] = []
+    if case.ice or case.judicial or rulings.hold_requested(book, case.detainers, at, "TRANSFER"):
+        step = transfer(book, case, at, in_hold=False)
+        case, outputs = step.case, list(step.outputs)
+        if case.transfer_permitted and case.ice:
+            return with_overdue(book, replace(case, hold_until=None, release_deadline=at), outputs, at)
+    regime = regime_at(book, case.facts.state, at).id
+    evidence = eligibility_evidence(case) + tuple(d.event_id for d in case.detainers if d.active(at))
+    outputs.append(emit.decision(at, regime, "RELEASE", "REQUIRED", release_rule, evidence))
+    outputs.append(emit.command(at, regime, "RELEASE", release_rule, evidence))
+    return with_overdue(book, replace(case, hold_until=None, release_deadline=at), outputs, at)
+
+
+def with_overdue(book: RuleBook, case: Case, outputs: list[Output], at: datetime) -> Transition:
+    check = Deadline(at + timedelta(minutes=book.overdue_grace_minutes), case.booking_id, OVERDUE, case.generation)
+    return Transition(case, tuple(outputs), (check,))
+
+
+def transfer(book: RuleBook, case: Case, at: datetime, in_hold: bool) -> Transition:
+    emit = Emitter(book, case.booking_id)
+    judicial = case.judicial + tuple(d.event_id for d in case.detainers if d.active(at) and d.authority in JUDICIAL)
+    if case.ice and case.ice[1] in JUDICIAL:
+        judicial += (case.ice[2],)
+    ruling = rulings.transfer(book, case.facts, at, zone(book, case), judicial, in_hold)
+    evidence = ruling.evidence + ((case.ice[2],) if case.ice else ()) + tuple(
+        d.event_id for d in case.detainers if d.active(at))
+    if judicial and not case.ice and ruling.permitted and regime_at(book, case.facts.state, at).id == "CA_VALUES":
+        review = emit.decision(at, ruling.regime, "TRANSFER", "HUMAN_REVIEW", "transfer.judicial-warrant-review",
+                               evidence)
+        return Transition(case, (review,))
+    outputs = [emit.decision(at, ruling.regime, "TRANSFER", ruling.outcome, ruling.rule_id, evidence, ruling.reason)]
+    if ruling.permitted and case.ice:
+        outputs.append(emit.command(at, ruling.regime, "TRANSFER_TO_IMMIGRATION", ruling.rule_id, evidence))
+        case = replace(case, transfer_permitted=True)
+    return Transition(case, tuple(outputs))
+
+
+def overdue(book: RuleBook, case: Case, due: datetime) -> Transition:
+    deadline = case.release_deadline or due
+    regime = regime_at(book, case.facts.state, deadline).id
+    minutes = book.overdue_grace_minutes
+    violation = Emitter(book, case.booking_id).violation(
+        deadline, regime, "OVERDUE_RELEASE", "violation.overdue-release", eligibility_evidence(case),
+        f"still in custody {minutes} minutes after the release deadline {deadline.isoformat()}")
+    return Transition(case, (violation,))
+
+
+
+
+def truth_act(book: RuleBook, case: Case, at: datetime) -> bool:
+    """True when the TRUTH Act's notice duties apply to this booking at `at` (from 2017-01-01)."""
+    return overlay_active(book, case.facts.state, "CA_TRUTH", at)
+
+
+HANDLERS = {
+    ev.BookingRecorded: booked,
+    ev.ChargesAmended: lambda b, c, e: set_facts(c, charges=e.charges, charges_event=e.event_id),
+    ev.CriminalHistoryRecorded: history,
+    ev.ConvictionRecorded: lambda b, c, e: set_facts(c, convictions=c.facts.convictions + ((e.conviction, e.event_id),)),
+    ev.ProbableCauseFound: lambda b, c, e: set_facts(c, findings=c.facts.findings + (
+        Finding(e.charge, e.finding_date, e.event_id),)),
+    ev.ChargeDismissed: dismissed,
+    ev.CitizenshipVerified: citizenship,
+    ev.CustodyBasisRecorded: custody_basis,
+    ev.ReleaseBecameDue: release_due,
+}

@@ -1,0 +1,205 @@
+"""Requests from immigration authorities and what the jail does about them: detainers, arrivals, inquiries,
+interviews, information shared, and the person leaving custody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from streams import events as ev
+from streams.cases import custody
+from streams.cases.state import Case, Transition
+from streams.decisions import Emitter, Output
+from streams.law import rulings
+from streams.law.detainers import Detainer
+from streams.law.regimes import regime_at
+from streams.law.rulebook import RuleBook
+
+CIVIL_WARRANTS = ("I200", "I205")
+RELEASE_ITEMS = ("RELEASE_DATE", "RELEASE_TIME")
+ADDRESS_ITEMS = ("HOME_ADDRESS", "WORK_ADDRESS")
+PERSON_AND_COUNSEL = ("PERSON", "ATTORNEY_OR_DESIGNEE")
+
+
+def _regime(book: RuleBook, case: Case, at: datetime) -> str:
+    return regime_at(book, case.facts.state, at).id
+
+
+def detainer_lodged(book: RuleBook, case: Case, e: ev.DetainerLodged) -> Transition:
+    """A request arrives: answer its notification part, owe the TRUTH copy, refuse civil arrests (S09, S14)."""
+    emit, at = Emitter(book, case.booking_id), e.occurred_at
+    if case.left_custody and case.left_custody[0] <= at:
+        out = emit.decision(at, _regime(book, case, at), "HOLD", "DENIED", "hold.not-in-custody",
+                            (e.event_id, case.left_custody[1]))
+        return Transition(case, (out,))
+    detainer = Detainer(e.detainer_id, e.form, e.authority, at, e.event_id, e.served_at, e.federal_felony_warrant)
+    facts = case.facts
+    if e.federal_felony_warrant:
+        facts = replace(facts, federal_warrant_event=e.event_id)
+    case = replace(case, detainers=case.detainers + (detainer,), facts=facts)
+    outputs: list[Output] = []
+    notify = None
+    if "NOTIFY" in book.forms.get(e.form, book.forms["OTHER"]).requests:
+        notify = rulings.notification(book, case.facts, at, custody.zone(book, case))
+        outputs.append(emit.decision(at, notify.regime, "NOTIFICATION", notify.outcome, notify.rule_id,
+                                     notify.evidence + (e.event_id,), notify.reason, discriminator=e.event_id))
+    if custody.truth_act(book, case, at):
+        comply = _will_comply(book, case, at, notify)
+        outputs.append(emit.notice(at, _regime(book, case, at), "REQUEST_COPY", "truth.request-copy", (e.event_id,),
+                                   ("PERSON",), will_comply=comply))
+    if e.authority in CIVIL_WARRANTS:
+        arrest = rulings.civil_arrest(book, case.facts, at)
+        if arrest:
+            outputs.append(emit.decision(at, arrest.regime, "CIVIL_ARREST", arrest.outcome, arrest.rule_id,
+                                         (e.event_id,)))
+    return Transition(case, tuple(outputs))
+
+
+def _will_comply(book: RuleBook, case: Case, at: datetime, notify: rulings.Ruling | None) -> bool:
+    """Whether the jail intends to comply with any part of the request, judged on the facts known at receipt."""
+    if notify is not None and notify.permitted:
+        return True
+    held = rulings.hold(book, case.facts, case.detainers, at, custody.zone(book, case))
+    if held is not None and held.permitted:
+        return True
+    if rulings.hold_requested(book, case.detainers, at, "TRANSFER"):
+        return rulings.transfer(book, case.facts, at, custody.zone(book, case), case.judicial, False).permitted
+    return False
+
+
+def detainer_amended(book: RuleBook, case: Case, e: ev.DetainerAmended) -> Transition:
+    """An amendment changes the form or authority; it never restarts the hold clock."""
+    changed = tuple(replace(d, form=e.form, authority=e.authority, served_at=e.served_at or d.served_at)
+                    if d.detainer_id == e.detainer_id else d for d in case.detainers)
+    return Transition(replace(case, detainers=changed))
+
+
+def detainer_lifted(book: RuleBook, case: Case, e: ev.DetainerLifted) -> Transition:
+    """A lifted detainer ends a hold that rests on it: release at once (S16)."""
+    at = e.occurred_at
+    lifted = tuple(replace(d, lifted_at=at) if d.detainer_id == e.detainer_id else d for d in case.detainers)
+    case = replace(case, detainers=lifted)
+    in_hold = case.hold_until is not None and case.left_custody is None and at < case.hold_until
+    if not in_hold or rulings.hold_requested(book, case.detainers, at, "HOLD"):
+        return Transition(case)
+    case = replace(case, generation=case.generation + 1)
+    step = custody.release_or_transfer(book, case, at, "release.detainer-lifted")
+    return step
+
+
+def ice_arrived(book: RuleBook, case: Case, e: ev.IceArrived) -> Transition:
+    """Officers are present: hand over during a permitted hold; after the deadline custody is not extended."""
+    at = e.occurred_at
+    case = replace(case, ice=(at, e.authority, e.event_id))
+    if case.left_custody:
+        return Transition(case)
+    if case.hold_until is not None and at < case.hold_until:
+        return custody.transfer(book, case, at, in_hold=True)
+    if case.release_deadline is not None and at > case.release_deadline:
+        regime = _regime(book, case, at)
+        late = Emitter(book, case.booking_id).decision(at, regime, "TRANSFER", "DENIED", "transfer.after-deadline",
+                                                       (e.event_id,))
+        return Transition(case, (late,))
+    return Transition(case)
+
+
+def judicial_warrant(book: RuleBook, case: Case, e: ev.JudicialWarrantIssued) -> Transition:
+    """Federal judicial process is recorded; it permits a transfer under 7284.6(a)(4) (S10)."""
+    return Transition(replace(case, judicial=case.judicial + (e.event_id,)))
+
+
+def inquiry(book: RuleBook, case: Case, e: ev.IceInquiryReceived) -> Transition:
+    """Answer each item asked: status always (1373), release information and addresses per the regime (S32, S34)."""
+    outputs: list[Output] = []
+    for item in dict.fromkeys(e.items):
+        outputs.extend(_answer(book, case, e, item, item in e.public_items))
+    return Transition(case, tuple(outputs))
+
+
+def _answer(book: RuleBook, case: Case, e: ev.IceInquiryReceived, item: str, public: bool) -> list[Output]:
+    emit, at, evidence = Emitter(book, case.booking_id), e.occurred_at, (e.event_id,)
+    regime = _regime(book, case, at)
+    if item == "CITIZENSHIP_STATUS":
+        status, status_event = case.status or ("UNKNOWN", e.event_id)
+        return [emit.decision(at, regime, "STATUS_DISCLOSURE", "PERMITTED", "status.1373", evidence,
+                              discriminator=item),
+                emit.status(at, regime, case.person_id, status, (status_event, e.event_id))]
+    if item in RELEASE_ITEMS:
+        ruling = rulings.notification(book, case.facts, at, custody.zone(book, case), public)
+        kind = "NOTIFICATION"
+    elif item in ADDRESS_ITEMS:
+        ruling, kind = rulings.personal_information(book, case.facts, at, public), "PERSONAL_INFO_DISCLOSURE"
+    elif item == "CRIMINAL_HISTORY":
+        ruling, kind = rulings.Ruling("PERMITTED", "criminal-history.permitted", regime), "PERSONAL_INFO_DISCLOSURE"
+    else:
+        ruling, kind = rulings.Ruling("DENIED", "personal-info.values-denied", regime, "unrecognised item"), "OTHER"
+    reason = f"{item.lower().replace('_', ' ')}: {ruling.reason or book.rule(ruling.rule_id).says}"
+    return [emit.decision(at, ruling.regime, kind, ruling.outcome, ruling.rule_id, ruling.evidence + evidence,
+                          reason, discriminator=item)]
+
+
+def info_shared(book: RuleBook, case: Case, e: ev.ReleaseInfoShared) -> Transition:
+    """The jail told immigration authorities something: judge it, and owe the TRUTH notice (S11, S36)."""
+    emit, at = Emitter(book, case.booking_id), e.occurred_at
+    zone = custody.zone(book, case)
+    release_items = [i for i in e.items if i in RELEASE_ITEMS]
+    answers = []
+    if release_items or not any(i in ADDRESS_ITEMS for i in e.items):
+        answers.append(rulings.notification(book, case.facts, at, zone, e.already_public))
+    if any(i in ADDRESS_ITEMS for i in e.items):
+        answers.append(rulings.personal_information(book, case.facts, at, e.already_public))
+    ruling = next((r for r in answers if not r.permitted), answers[0])
+    evidence = ruling.evidence + (e.event_id,)
+    outputs = [emit.decision(at, ruling.regime, "NOTIFICATION", ruling.outcome, ruling.rule_id, evidence,
+                             ruling.reason, discriminator=e.event_id)]
+    if not ruling.permitted:
+        outputs.append(emit.violation(at, ruling.regime, "UNAUTHORIZED_NOTIFICATION",
+                                      "violation.unauthorized-notification", evidence,
+                                      f"shared {', '.join(e.items)} with {e.recipient_agency}"))
+    if release_items and custody.truth_act(book, case, at):
+        outputs.append(emit.notice(at, ruling.regime, "RELEASE_INFO_SHARED", "truth.release-info", (e.event_id,),
+                                   PERSON_AND_COUNSEL))
+    return Transition(case, tuple(outputs))
+
+
+def interview(book: RuleBook, case: Case, e: ev.InterviewRequested) -> Transition:
+    """An interview needs the written consent form first, from 2017 (S33)."""
+    emit, at, regime = Emitter(book, case.booking_id), e.occurred_at, _regime(book, case, e.occurred_at)
+    if not custody.truth_act(book, case, at):
+        return Transition(case, (emit.decision(at, regime, "INTERVIEW", "PERMITTED", "interview.permitted",
+                                               (e.event_id,)),))
+    return Transition(case, (
+        emit.decision(at, regime, "INTERVIEW", "PERMITTED", "interview.truth-consent", (e.event_id,)),
+        emit.notice(at, regime, "INTERVIEW_CONSENT", "truth.interview-consent", (e.event_id,), ("PERSON",))))
+
+
+def released(book: RuleBook, case: Case, e: ev.Released) -> Transition:
+    """The person left custody: every pending deadline of the case goes stale."""
+    return Transition(replace(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1))
+
+
+def transferred(book: RuleBook, case: Case, e: ev.Transferred) -> Transition:
+    """A hand-over to immigration authorities needs a decision permitting it; otherwise it is a violation."""
+    case = replace(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1)
+    if e.destination != "IMMIGRATION_AUTHORITY" or case.transfer_permitted:
+        return Transition(case)
+    regime = _regime(book, case, e.occurred_at)
+    violation = Emitter(book, case.booking_id).violation(
+        e.occurred_at, regime, "UNAUTHORIZED_TRANSFER", "violation.unauthorized-transfer", (e.event_id,),
+        f"handed to {e.agency} without a decision permitting the transfer")
+    return Transition(case, (violation,))
+
+
+HANDLERS = {
+    ev.DetainerLodged: detainer_lodged,
+    ev.DetainerAmended: detainer_amended,
+    ev.DetainerLifted: detainer_lifted,
+    ev.IceArrived: ice_arrived,
+    ev.JudicialWarrantIssued: judicial_warrant,
+    ev.IceInquiryReceived: inquiry,
+    ev.ReleaseInfoShared: info_shared,
+    ev.InterviewRequested: interview,
+    ev.Released: released,
+    ev.Transferred: transferred,
+}

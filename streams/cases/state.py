@@ -1,0 +1,51 @@
+"""The state of one booking's case and the result of one step: plain frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from streams.decisions import Deadline, Output
+from streams.law.detainers import Detainer
+from streams.law.facts import Facts
+
+ELIGIBLE, HOLD_END, OVERDUE = "ELIGIBLE", "HOLD_END", "OVERDUE"
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything the law needs to know about one booking; a value."""
+
+    booking_id: str
+    person_id: str = ""
+    facts: Facts = Facts()
+    detainers: tuple[Detainer, ...] = ()
+    judicial: tuple[str, ...] = ()
+    other_custody: tuple[tuple[str, str], ...] = ()
+    basis_cleared: tuple[datetime, str] | None = None
+    release_due: tuple[datetime, str] | None = None
+    eligible_at: datetime | None = None
+    ice: tuple[datetime, str, str] | None = None
+    hold_until: datetime | None = None
+    release_deadline: datetime | None = None
+    transfer_permitted: bool = False
+    left_custody: tuple[datetime, str] | None = None
+    status: tuple[str, str] | None = None
+    generation: int = 0
+    seen: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The result of one step."""
+
+    case: Case
+    outputs: tuple[Output, ...] = ()
+    deadlines: tuple[Deadline, ...] = ()
+
+
+def new_case(booking_id: str, state: str = "CA", county: str | None = None) -> Case:
+    """An empty case in a jurisdiction (used until the booking record tells the real one)."""
+    return Case(booking_id, facts=Facts(state=state, county=county))
+
+

@@ -1,0 +1,112 @@
+"""The values the decision core emits (decisions, directives, violations, notices, status facts) and the
+deadlines it asks to be woken at. Every output names its regime, rule, citation and evidence, and carries a
+deterministic `output_id` derived from them, so a duplicate is recognisable anywhere downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streams.law.rulebook import RuleBook
+
+DECISION = "Decision"
+COMMAND = "CustodyCommand"
+VIOLATION = "Violation"
+NOTICE = "TruthActNotice"
+STATUS = "StatusFact"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of the core. `detail` holds the fields particular to its type (kind, outcome, until...)."""
+
+    type_name: str
+    booking_id: str
+    effective_at: datetime
+    regime: str
+    rule_id: str
+    citation: str
+    reason: str
+    evidence: tuple[str, ...]
+    detail: tuple[tuple[str, Any], ...] = ()
+    discriminator: str = ""
+    output_id: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        """Derive the output id from what the output is and rests on."""
+        if not self.output_id:
+            object.__setattr__(self, "output_id", _output_id(self))
+
+    def get(self, name: str) -> Any:
+        """A type-particular field, or None."""
+        return dict(self.detail).get(name)
+
+    def to_record(self, decided_at: datetime) -> dict[str, Any]:
+        """The Avro record of the output's schema, with the emission time."""
+        record: dict[str, Any] = {
+            "output_id": self.output_id, "booking_id": self.booking_id, "effective_at": self.effective_at,
+            "decided_at": decided_at, "regime": self.regime, "rule_id": self.rule_id, "citation": self.citation,
+            "evidence": list(self.evidence), **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail}}
+        if self.type_name != STATUS:
+            record["reason"] = self.reason
+        return record
+
+
+def _output_id(o: Output) -> str:
+    parts = [o.type_name, o.booking_id, o.rule_id, o.effective_at.isoformat(), o.discriminator,
+             *(f"{k}={v}" for k, v in o.detail if k != "will_comply"), *sorted(o.evidence)]
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, order=True)
+class Deadline:
+    """A moment the core wants to be woken at for a booking; `generation` tells a stale one from a live one."""
+
+    due_at: datetime
+    booking_id: str
+    kind: str
+    generation: int
+
+
+class Emitter:
+    """Builds outputs for one booking under one regime, looking citations up in the rule book."""
+
+    def __init__(self, book: RuleBook, booking_id: str) -> None:
+        """Bind the rule book and the booking."""
+        self.book, self.booking_id = book, booking_id
+
+    def _make(self, type_name: str, at: datetime, regime: str, rule_id: str, reason: str,
+              evidence: tuple[str, ...], detail: dict[str, Any], discriminator: str = "") -> Output:
+        rule = self.book.rule(rule_id)
+        return Output(type_name, self.booking_id, at, regime, rule_id, rule.citation, reason or rule.says,
+                      tuple(sorted(set(evidence))), tuple(detail.items()), discriminator)
+
+    def decision(self, at: datetime, regime: str, kind: str, outcome: str, rule_id: str, evidence: tuple[str, ...],
+                 reason: str = "", until: datetime | None = None, discriminator: str = "") -> Output:
+        """A legal decision (kind HOLD, NOTIFICATION, TRANSFER, RELEASE, ...)."""
+        return self._make(DECISION, at, regime, rule_id, reason, evidence,
+                          {"kind": kind, "outcome": outcome, "until": until}, discriminator)
+
+    def command(self, at: datetime, regime: str, directive: str, rule_id: str, evidence: tuple[str, ...],
+                reason: str = "", until: datetime | None = None) -> Output:
+        """A directive for the jail (RELEASE, HOLD_UNTIL, TRANSFER_TO_IMMIGRATION)."""
+        return self._make(COMMAND, at, regime, rule_id, reason, evidence, {"directive": directive, "until": until})
+
+    def violation(self, at: datetime, regime: str, kind: str, rule_id: str, evidence: tuple[str, ...],
+                  reason: str = "") -> Output:
+        """A compliance violation."""
+        return self._make(VIOLATION, at, regime, rule_id, reason, evidence, {"kind": kind})
+
+    def notice(self, at: datetime, regime: str, kind: str, rule_id: str, evidence: tuple[str, ...],
+               recipients: tuple[str, ...], will_comply: bool | None = None, reason: str = "") -> Output:
+        """A TRUTH Act notice owed to the person (and their attorney or designee)."""
+        return self._make(NOTICE, at, regime, rule_id, reason, evidence,
+                          {"kind": kind, "recipients": tuple(recipients), "will_comply": will_comply})
+
+    def status(self, at: datetime, regime: str, person_id: str, status: str, evidence: tuple[str, ...]) -> Output:
+        """A status-only fact (8 U.S.C. 1373): citizenship or immigration status, nothing else."""
+        return self._make(STATUS, at, regime, "status.1373", "", evidence,
+                          {"person_id": person_id, "status": status})

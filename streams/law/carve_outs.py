@@ -1,0 +1,163 @@
+"""Gov. Code 7282.5: which facts about a person permit cooperation under a regime, on a given local date.
+
+`criteria_met` returns every criterion that holds, each with the events it rests on; an empty result means no
+cooperation. Statutes are matched by section (see carve_outs.yaml). Pure: the decision date is an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from streams.events import Charge, Conviction
+from streams.law.calendar import years_before
+from streams.law.facts import Facts, Finding
+from streams.law.rulebook import RuleBook
+
+TAG_SERIOUS = ("SERIOUS_FELONY", "VIOLENT_FELONY")
+TAG_STATE_PRISON = "STATE_PRISON_FELONY"
+TAG_CATEGORY = "7282.5(a)(3)("
+
+
+@dataclass(frozen=True)
+class Basis:
+    """One criterion met, why, and the ids of the events it rests on."""
+
+    criterion: str
+    citation: str
+    detail: str
+    evidence: tuple[str, ...]
+    unlocks: frozenset[str]
+
+
+def statute_matches(statute: str, listed: str) -> bool:
+    """True when `statute` is the listed section or one of its subdivisions ('PC 245(a)(1)' matches 'PC 245')."""
+    s, entry = statute.replace(" ", "").upper(), listed.replace(" ", "").upper()
+    return s == entry or s.startswith(entry + "(")
+
+
+def _in(statute: str, listed: tuple[str, ...]) -> bool:
+    return any(statute_matches(statute, entry) for entry in listed)
+
+
+def _underlying(statute: str) -> str:
+    """'PC 664/211' (attempt) and 'PC 182/211' (conspiracy) name the listed offense after the slash (category P)."""
+    code, _, rest = statute.partition(" ")
+    head, slash, tail = rest.partition("/")
+    return f"{code} {tail}" if slash and head in ("664", "182") else statute
+
+
+def categories_of(book: RuleBook, conviction: Conviction) -> list[str]:
+    """The 7282.5(a)(3) categories of a conviction, by named section or by explicit tag (A5)."""
+    tagged = [t[len(TAG_CATEGORY):-1] for t in conviction.category_tags if t.startswith(TAG_CATEGORY)]
+    statute = _underlying(conviction.statute)
+    named = [code for code, cat in book.categories.items() if _in(statute, cat.sections)]
+    if statute != conviction.statute and named:
+        named.append("P")
+    return sorted(set(tagged + named) & set(book.categories))
+
+
+def is_prop47_misdemeanor(book: RuleBook, statute: str, level: str, reduced: bool = False) -> bool:
+    """A misdemeanor that Prop 47 made one: no basis for anything, and a bar while it is the arrest (A6)."""
+    return level == "MISDEMEANOR" and (reduced or _in(statute, book.prop47))
+
+
+def is_serious_or_violent(book: RuleBook, statute: str, tags: tuple[str, ...] = ()) -> bool:
+    """A serious (PC 1192.7(c)) or violent (PC 667.5(c)) felony, by section or tag."""
+    return _in(statute, book.serious_or_violent) or any(t in TAG_SERIOUS for t in tags)
+
+
+def prop47_bar(book: RuleBook, facts: Facts) -> str | None:
+    """The event id of a current Prop 47 misdemeanor charge that bars all cooperation (7282.5(a)(6)), if any."""
+    if any(is_prop47_misdemeanor(book, c.statute, c.level) for c in facts.charges):
+        return facts.charges_event or "charges"
+    return None
+
+
+def criteria_met(book: RuleBook, facts: Facts, regime: str, on: date) -> tuple[Basis, ...]:
+    """Every criterion of `regime` that `facts` meet on the local date `on` (windows per A4)."""
+    found = list(_conviction_criteria(book, facts, regime, on))
+    if facts.registrant_event:
+        found.append(_basis(book, "7282.5(a)(4)", "current registrant", (facts.registrant_event,)))
+    if facts.federal_warrant_event:
+        found.append(_basis(book, "7282.5(a)(5)", "outstanding federal felony arrest warrant",
+                            (facts.federal_warrant_event,)))
+    found.extend(_finding_criteria(book, facts.findings, regime))
+    return tuple(b for b in found if _belongs(book, b.criterion, regime))
+
+
+def _belongs(book: RuleBook, criterion: str, regime: str) -> bool:
+    regimes = book.criteria[criterion].regimes
+    return regimes is None or regime in regimes
+
+
+def _basis(book: RuleBook, criterion: str, detail: str, evidence: tuple[str, ...]) -> Basis:
+    spec = book.criteria[criterion]
+    return Basis(criterion, spec.citation, detail, evidence, spec.unlocks)
+
+
+def _conviction_criteria(book: RuleBook, facts: Facts, regime: str, on: date) -> Iterator[Basis]:
+    for conviction, event_id in facts.convictions:
+        if is_prop47_misdemeanor(book, conviction.statute, conviction.level, conviction.prop47_reduced):
+            continue
+        what = f"{conviction.level.lower()} {conviction.statute} convicted {_convicted_on(conviction)}"
+        if conviction.level == "FELONY" and is_serious_or_violent(book, conviction.statute, conviction.category_tags):
+            yield _basis(book, "7282.5(a)(1)", what, (event_id,))
+        if _state_prison_felony(book, conviction):
+            yield _basis(book, "7282.5(a)(2)", what, (event_id,))
+        for code in _listed_within_window(book, conviction, regime, on):
+            yield _basis(book, "7282.5(a)(3)", f"{what}, category ({code})", (event_id,))
+        if conviction.jurisdiction == "FEDERAL" and conviction.aggravated_felony:
+            yield _basis(book, "7282.5(a)(5)", f"federal aggravated felony {conviction.statute}", (event_id,))
+
+
+def _convicted_on(conviction: Conviction) -> date:
+    """The earlier of plea and conviction dates: an older conviction means less cooperation (A4)."""
+    if conviction.plea_date and conviction.plea_date < conviction.conviction_date:
+        return conviction.plea_date
+    return conviction.conviction_date
+
+
+def _state_prison_felony(book: RuleBook, conviction: Conviction) -> bool:
+    if conviction.level != "FELONY" or conviction.sentenced_under_1170h:
+        return False
+    if TAG_STATE_PRISON in conviction.category_tags:
+        return True
+    realigned = book.criteria["7282.5(a)(2)"].realignment_date
+    after_realignment = realigned is None or _convicted_on(conviction) >= realigned
+    return conviction.jurisdiction == "CALIFORNIA" and after_realignment  # A8
+
+
+def _listed_within_window(book: RuleBook, conviction: Conviction, regime: str, on: date) -> list[str]:
+    categories = categories_of(book, conviction)
+    if conviction.level == "MISDEMEANOR":
+        wobbler = _in(_underlying(conviction.statute), book.wobblers) or "WOBBLER" in conviction.category_tags
+        categories = [c for c in categories if wobbler and not book.categories[c].felony_only]
+        years = book.windows["misdemeanor_limb"].get(regime)
+    elif conviction.level == "FELONY":
+        years = book.windows["felony_limb"].get(regime)
+    else:
+        return []
+    if not categories:
+        return []
+    if years is None or _convicted_on(conviction) > years_before(on, int(years)):
+        return categories
+    return []
+
+
+def _finding_criteria(book: RuleBook, findings: tuple[Finding, ...], regime: str) -> Iterator[Basis]:
+    for finding in findings:
+        charge = finding.charge
+        if charge.level != "FELONY":
+            continue
+        serious = is_serious_or_violent(book, charge.statute)
+        what = f"held to answer (PC 872) on {charge.statute} on {finding.on}"
+        if regime == "CA_VALUES" and serious:
+            yield _basis(book, "7282.5(b)", what, (finding.event_id,))
+        if regime == "CA_TRUST" and (serious or _listed_non_dv(book, charge)):
+            yield _basis(book, "7282.5(a)(pc-2014)", what, (finding.event_id,))
+
+
+def _listed_non_dv(book: RuleBook, charge: Charge) -> bool:
+    return not charge.domestic_violence and any(_in(charge.statute, c.sections) for c in book.categories.values())

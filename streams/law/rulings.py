@@ -1,0 +1,165 @@
+"""The legal questions the case machine asks, answered per the regime in force at the instant they arise.
+
+Each function returns a Ruling: outcome, the rule that decided it, a reason, the evidence, the regime and, for a
+permitted hold, when it ends. When facts are missing or the law is unclear, the answer is the conservative one:
+release, deny. Pure: every instant is an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from streams.law.calendar import local_date
+from streams.law.carve_outs import Basis, criteria_met, prop47_bar
+from streams.law.detainers import Detainer, hold_deadline, in_effect, requests
+from streams.law.facts import Facts
+from streams.law.regimes import forbidding_policy, regime_at
+from streams.law.rulebook import RuleBook
+
+PERMITTED, DENIED, REVIEW = "PERMITTED", "DENIED", "HUMAN_REVIEW"
+PRE_VALUES = ("FED_BASE", "CA_PRE_TRUST", "CA_TRUST")
+
+
+@dataclass(frozen=True)
+class Ruling:
+    """The answer to one legal question."""
+
+    outcome: str
+    rule_id: str
+    regime: str
+    reason: str = ""
+    evidence: tuple[str, ...] = ()
+    until: datetime | None = None
+
+    @property
+    def permitted(self) -> bool:
+        """True for PERMITTED."""
+        return self.outcome == PERMITTED
+
+
+def _evidence(bases: tuple[Basis, ...]) -> tuple[str, ...]:
+    return tuple(e for b in bases for e in b.evidence)
+
+
+def _explain(bases: tuple[Basis, ...]) -> str:
+    return "; ".join(f"{b.criterion}: {b.detail}" for b in bases)
+
+
+def _policy_denial(book: RuleBook, facts: Facts, kind: str, at: datetime, rule_id: str, regime: str) -> Ruling | None:
+    policy = forbidding_policy(book, facts.state, facts.county, kind, at)
+    if policy is None:
+        return None
+    return Ruling(DENIED, rule_id, regime, f"{policy.id}: {policy.citation}")
+
+
+def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible_at: datetime,
+         zone: ZoneInfo) -> Ruling | None:
+    """May the jail keep the person past `eligible_at` on the detainers lodged? None when none asks for a hold."""
+    span = regime_at(book, facts.state, eligible_at)
+    regime = span.id
+    active = [d for d in detainers if d.active(eligible_at)]
+    asking = [d for d in active if requests(book, d, "HOLD")]
+    if not asking:
+        unknown = [d for d in active if d.form in ("OTHER", "I203")]
+        return Ruling(DENIED, "hold.unrecognised-form", regime, evidence=tuple(d.event_id for d in unknown)) \
+            if unknown else None
+    evidence = tuple(d.event_id for d in asking)
+    if facts.citizen_event:
+        return Ruling(DENIED, "hold.us-citizen", regime, evidence=evidence + (facts.citizen_event,))
+    if regime == "CA_VALUES":
+        return Ruling(DENIED, "hold.values-prohibited", regime, evidence=evidence)
+    denial = _policy_denial(book, facts, "HOLD", eligible_at, "hold.local-policy", regime)
+    if denial:
+        return Ruling(denial.outcome, denial.rule_id, regime, denial.reason, evidence)
+    served = [d for d in asking if in_effect(book, d, eligible_at)]
+    if not served:
+        return Ruling(DENIED, "hold.not-served", regime, evidence=evidence)
+    rule_id, bases = "hold.pre-trust-discretionary", ()
+    if regime == "CA_TRUST":
+        barred = prop47_bar(book, facts)
+        if barred:
+            return Ruling(DENIED, "hold.prop47-bar", regime, evidence=evidence + (barred,))
+        bases = tuple(b for b in criteria_met(book, facts, regime, local_date(eligible_at, zone)) if "HOLD" in b.unlocks)
+        if not bases:
+            return Ruling(DENIED, "hold.trust-no-criterion", regime, evidence=evidence)
+        rule_id = "hold.trust-criterion"
+    return _hold_until(book, span.end, served, eligible_at, zone, rule_id, regime, bases)
+
+
+def _hold_until(book: RuleBook, regime_end: datetime | None, served: list[Detainer], eligible_at: datetime,
+                zone: ZoneInfo, rule_id: str, regime: str, bases: tuple[Basis, ...]) -> Ruling:
+    # The earliest end among the forms served: a re-issued detainer never extends the clock.
+    until = min(hold_deadline(book, d, eligible_at, zone) for d in served)
+    reason = _explain(bases)
+    if regime_end is not None and regime_end < until:
+        until = regime_end.astimezone(zone)
+        reason = (reason + "; " if reason else "") + f"the hold ends when {regime} ends"
+    evidence = tuple(d.event_id for d in served) + _evidence(bases)
+    return Ruling(PERMITTED, rule_id, regime, reason, evidence, until)
+
+
+def notification(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, public: bool = False) -> Ruling:
+    """May the jail tell an immigration authority release information at `at` (7284.6(a)(1)(C))?"""
+    regime = regime_at(book, facts.state, at).id
+    denial = _policy_denial(book, facts, "NOTIFY", at, "notify.local-policy", regime)
+    if denial:
+        return denial
+    if regime in PRE_VALUES:
+        return Ruling(PERMITTED, "notify.no-state-limit", regime)
+    if public:
+        return Ruling(PERMITTED, "notify.values-public", regime, "the information is already public")
+    barred = prop47_bar(book, facts)
+    if barred:
+        return Ruling(DENIED, "notify.prop47-bar", regime, evidence=(barred,))
+    bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if "NOTIFY" in b.unlocks)
+    if not bases:
+        return Ruling(DENIED, "notify.values-denied", regime)
+    rule_id = "notify.values-probable-cause" if all(b.criterion == "7282.5(b)" for b in bases) \
+        else "notify.values-criterion"
+    return Ruling(PERMITTED, rule_id, regime, _explain(bases), _evidence(bases))
+
+
+def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicial: tuple[str, ...],
+             in_hold: bool) -> Ruling:
+    """May the jail hand the person to immigration authorities at `at` (7284.6(a)(4))?"""
+    regime = regime_at(book, facts.state, at).id
+    if facts.citizen_event:
+        return Ruling(DENIED, "transfer.us-citizen", regime, evidence=(facts.citizen_event,))
+    denial = _policy_denial(book, facts, "TRANSFER", at, "transfer.local-policy", regime)
+    if denial:
+        return denial
+    if regime in PRE_VALUES:
+        return Ruling(PERMITTED, "transfer.during-hold" if in_hold else "transfer.at-release", regime)
+    if judicial:
+        return Ruling(PERMITTED, "transfer.values-judicial", regime, evidence=judicial)
+    barred = prop47_bar(book, facts)
+    if barred:
+        return Ruling(DENIED, "transfer.prop47-bar", regime, evidence=(barred,))
+    bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if "TRANSFER" in b.unlocks)
+    if not bases:
+        return Ruling(DENIED, "transfer.values-denied", regime)
+    return Ruling(PERMITTED, "transfer.values-criterion", regime,
+                  _explain(bases) + "; at release, without extending custody", _evidence(bases))
+
+
+def personal_information(book: RuleBook, facts: Facts, at: datetime, public: bool) -> Ruling:
+    """May the jail give an address or other personal information (7284.6(a)(1)(D))?"""
+    regime = regime_at(book, facts.state, at).id
+    if regime in PRE_VALUES:
+        return Ruling(PERMITTED, "personal-info.pre-values", regime)
+    if public:
+        return Ruling(PERMITTED, "notify.values-public", regime, "the information is already public")
+    return Ruling(DENIED, "personal-info.values-denied", regime)
+
+
+def civil_arrest(book: RuleBook, facts: Facts, at: datetime) -> Ruling | None:
+    """Under the Values Act, arrests on administrative immigration warrants are forbidden; None before it."""
+    regime = regime_at(book, facts.state, at).id
+    return None if regime in PRE_VALUES else Ruling(DENIED, "civil-arrest.values-prohibited", regime)
+
+
+def hold_requested(book: RuleBook, detainers: tuple[Detainer, ...], at: datetime, kind: str) -> bool:
+    """True when a detainer in effect at `at` asks for `kind`."""
+    return any(in_effect(book, d, at) and requests(book, d, kind) for d in detainers)

@@ -1,0 +1,71 @@
+"""Scenario files: legal cases as data, turned into JSON lines for `decide` and into comparable rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CASES = Path(__file__).parent / "cases"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario file."""
+
+    path: Path
+    name: str
+    law: str
+    booking: str
+    until: datetime | None
+    events: list[dict[str, Any]]
+    expect: list[tuple]
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+    def jsonl(self) -> str:
+        return "".join(json.dumps(e) + "\n" for e in self.events)
+
+
+def load_all() -> list[Scenario]:
+    return [load(p) for p in sorted(CASES.glob("*.yaml"))]
+
+
+def load(path: Path) -> Scenario:
+    data = yaml.safe_load(path.read_text())
+    booking = str(data.get("booking", path.stem))
+    events = []
+    for i, (type_name, at, fields) in enumerate(data["events"], start=1):
+        event = {"type": type_name, "event_id": f"{booking}-e{i}", "occurred_at": at, "source": "scenario"}
+        if type_name not in ("CletsQueryMade", "AgencyAgreementRecorded"):
+            event["booking_id"] = booking
+        events.append({**event, **(fields or {})})
+    until = datetime.fromisoformat(data["until"]) if data.get("until") else None
+    return Scenario(path, data["name"], str(data.get("law", "")), booking, until, events,
+                    [row_of_expectation(r) for r in data["expect"]])
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def row_of_expectation(row: list) -> tuple:
+    type_name, what, outcome, at, until, rule = row[:6]
+    regime = row[6] if len(row) > 6 else None
+    return (type_name, what, outcome, _instant(at), _instant(until), rule, regime)
+
+
+def row_of_output(out: dict[str, Any]) -> tuple:
+    """Project one `decide` output onto the comparable row; the regime is compared only where expected."""
+    t = out["type"]
+    what = {"Decision": "kind", "CustodyCommand": "directive", "Violation": "kind", "TruthActNotice": "kind",
+            "StatusFact": "status", "CletsDecision": "query_id"}[t]
+    outcome = out.get("will_comply") if t == "TruthActNotice" else out.get("outcome")
+    return (t, out[what], outcome, _instant(out["effective_at"]), _instant(out.get("until")), out["rule_id"],
+            out.get("regime"))
