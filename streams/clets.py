@@ -1,6 +1,8 @@
-"""The CLETS access gate, pure: given a query, what the agency registry says of the agency, and the rule rows
-of law/data/clets.yaml, allow or deny with the rule, its citation and the reason. The first matching row wins.
-An unknown agency or a query without a purpose is denied, and the decision says why.
+"""The CLETS access gate, pure: allow or deny each query with the rule, its citation and the reason.
+
+The inputs are the query, what the agency registry says of the agency, and the rule rows of
+law/data/clets.yaml; the first matching row wins. An unknown agency or a query without a purpose is denied,
+and the decision says why.
 """
 
 from __future__ import annotations

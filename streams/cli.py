@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, like other Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     _topics_parser(sub)
     _produce_parser(sub)
     _simulate_parser(sub)
+    _decide_parser(sub)
+    rules = sub.add_parser("check-rules", help="load and validate the rule book")
+    rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
+    rules.set_defaults(handler=_check_rules)
     check = sub.add_parser("check-schemas", help="parse every schema and check it against its topic")
     check.set_defaults(handler=_check_schemas)
     return parser
@@ -232,6 +241,47 @@ def _instant(text: str) -> datetime:
     if instant.tzinfo is None:
         raise DetainerTrackerError(f"{text!r} has no UTC offset; write e.g. 2019-06-03T07:00:00-07:00")
     return instant
+
+
+# --- decide ---------------------------------------------------------------------------------------------------
+
+
+def _decide_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "decide", help="run the decision core over JSON-lines events, no broker needed",
+        description="Read the JSON-lines events that `produce` takes, order them by event time, apply the law in "
+                    "force at each instant, fire deadlines by stream time (and at the end up to --until), and write "
+                    "every output as one JSON line to stdout. Bad lines are reported on stderr with their numbers "
+                    "and do not stop the run (exit 1 when there were any).")
+    p.add_argument("file", help="JSON-lines events, or - for standard input")
+    p.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
+    p.add_argument("--jurisdiction", default="CA",
+                   help="STATE or STATE/County for bookings whose booking record is not in the input (default CA)")
+    p.add_argument("--until", help="at the end of input, fire deadlines up to this ISO instant")
+    p.set_defaults(handler=_decide)
+
+
+def _decide(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.decide import decide_file
+
+    state, _, county = args.jurisdiction.partition("/")
+    until = _instant(args.until) if args.until else None
+    stream = sys.stdin if args.file == "-" else _open(args.file)
+    bad = decide_file(stream, sys.stdout, _codec(settings), args.rules, state, county or None, until)
+    for line in bad:
+        print(f"{args.file}: {line}", file=sys.stderr)
+    return EXIT_REJECTED if bad else 0
+
+
+def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import clets
+    from streams.law import rulebook
+
+    book = rulebook.load(args.rules)
+    rows = clets.load_rows(args.rules)
+    print(f"rule book {book.source}: {len(book.rules)} rules, {len(book.forms)} forms, "
+          f"{len(book.categories)} offense categories, {len(book.policies)} local policies, {len(rows)} CLETS rows")
+    return 0
 
 
 # --- schemas --------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Running the pure core over a stream of events by stream time, with no broker: `detainer-tracker decide`, the
-scenario tests and replay all go through `Processor`.
+"""Running the pure core over a stream of events by stream time, with no broker.
+
+`detainer-tracker decide`, the scenario tests and replay all go through `Processor`.
 
 Stream time advances with each event's `occurred_at` (and with clock ticks). Before an event is applied, every
 deadline due at or before its time fires, in due order (a release due at 10:00 is ordered before the 10:00

@@ -1,6 +1,8 @@
-"""The values the decision core emits (decisions, directives, violations, notices, status facts) and the
-deadlines it asks to be woken at. Every output names its regime, rule, citation and evidence, and carries a
-deterministic `output_id` derived from them, so a duplicate is recognisable anywhere downstream.
+"""The values the decision core emits, and the deadlines it asks to be woken at.
+
+Outputs are decisions, directives, violations, notices and status facts. Every output names its regime, rule,
+citation and evidence, and carries a deterministic `output_id` derived from them, so a duplicate is
+recognisable anywhere downstream.
 """
 
 from __future__ import annotations

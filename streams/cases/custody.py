@@ -21,15 +21,18 @@ JUDICIAL = ("JUDICIAL_WARRANT", "JUDICIAL_PROBABLE_CAUSE")
 
 
 def set_facts(case: Case, **changes: object) -> Transition:
+    """Replace some facts of the case."""
     return Transition(replace(case, facts=replace(case.facts, **changes)))
 
 
 def booked(book: RuleBook, case: Case, e: ev.BookingRecorded) -> Transition:
+    """The booking record fixes the jurisdiction, the person and the current charges."""
     facts = replace(case.facts, state=e.state, county=e.county, charges=e.charges, charges_event=e.event_id)
     return Transition(replace(case, person_id=e.person_id, facts=facts))
 
 
 def history(book: RuleBook, case: Case, e: ev.CriminalHistoryRecorded) -> Transition:
+    """Prior convictions are added; registration is as of the latest record."""
     known = {c for c, _ in case.facts.convictions}
     added = tuple((c, e.event_id) for c in e.convictions if c not in known)
     registrant = e.event_id if (e.sex_registrant or e.arson_registrant) else None
@@ -39,11 +42,13 @@ def history(book: RuleBook, case: Case, e: ev.CriminalHistoryRecorded) -> Transi
 
 
 def dismissed(book: RuleBook, case: Case, e: ev.ChargeDismissed) -> Transition:
+    """A dismissed charge and any PC 872 finding on it no longer count (A7, S27)."""
     return set_facts(case, findings=tuple(f for f in case.facts.findings if f.charge.statute != e.statute),
                   charges=tuple(c for c in case.facts.charges if c.statute != e.statute))
 
 
 def citizenship(book: RuleBook, case: Case, e: ev.CitizenshipVerified) -> Transition:
+    """A recorded status is a fact 1373 lets the jail share; a verified citizen is never held (S17)."""
     citizen = e.event_id if e.status == "US_CITIZEN" else None
     case = replace(case, person_id=case.person_id or e.person_id, status=(e.status, e.event_id),
                    facts=replace(case.facts, citizen_event=citizen))
@@ -56,6 +61,7 @@ def citizenship(book: RuleBook, case: Case, e: ev.CitizenshipVerified) -> Transi
 
 
 def custody_basis(book: RuleBook, case: Case, e: ev.CustodyBasisRecorded) -> Transition:
+    """Another custody basis stops the immigration clock until it clears (S25)."""
     others = tuple(b for b in case.other_custody if b[0] != e.basis_id)
     if e.active:
         return reschedule(replace(case, other_custody=others + ((e.basis_id, e.event_id),)))
@@ -63,6 +69,7 @@ def custody_basis(book: RuleBook, case: Case, e: ev.CustodyBasisRecorded) -> Tra
 
 
 def release_due(book: RuleBook, case: Case, e: ev.ReleaseBecameDue) -> Transition:
+    """Release on the charges falls due (or is rescheduled)."""
     return reschedule(replace(case, release_due=(e.release_at, e.event_id)))
 
 
@@ -82,6 +89,7 @@ def reschedule(case: Case) -> Transition:
 
 
 def eligibility_evidence(case: Case) -> tuple[str, ...]:
+    """The events that made the person eligible for release."""
     ids = [case.release_due[1]] if case.release_due else []
     if case.basis_cleared:
         ids.append(case.basis_cleared[1])
@@ -89,10 +97,12 @@ def eligibility_evidence(case: Case) -> tuple[str, ...]:
 
 
 def zone(book: RuleBook, case: Case) -> ZoneInfo:
+    """The zone the case's deadlines are computed in."""
     return book.jurisdiction(case.facts.state).zone
 
 
 def at_eligibility(book: RuleBook, case: Case, at: datetime) -> Transition:
+    """At T_elig: a permitted hold until its end, else release or hand-over now."""
     emit = Emitter(book, case.booking_id)
     ruling = rulings.hold(book, case.facts, case.detainers, at, zone(book, case))
     if ruling is None or not ruling.permitted:
@@ -130,11 +140,13 @@ def release_or_transfer(book: RuleBook, case: Case, at: datetime, release_rule: 
 
 
 def with_overdue(book: RuleBook, case: Case, outputs: list[Output], at: datetime) -> Transition:
+    """Schedule the overdue check for a release deadline."""
     check = Deadline(at + timedelta(minutes=book.overdue_grace_minutes), case.booking_id, OVERDUE, case.generation)
     return Transition(case, tuple(outputs), (check,))
 
 
 def transfer(book: RuleBook, case: Case, at: datetime, in_hold: bool) -> Transition:
+    """Decide a hand-over at `at`; a permitted one with officers present is directed."""
     emit = Emitter(book, case.booking_id)
     judicial = case.judicial + tuple(d.event_id for d in case.detainers if d.active(at) and d.authority in JUDICIAL)
     if case.ice and case.ice[1] in JUDICIAL:
@@ -154,6 +166,7 @@ def transfer(book: RuleBook, case: Case, at: datetime, in_hold: bool) -> Transit
 
 
 def overdue(book: RuleBook, case: Case, due: datetime) -> Transition:
+    """Still in custody after the deadline plus grace: a violation."""
     deadline = case.release_deadline or due
     regime = regime_at(book, case.facts.state, deadline).id
     minutes = book.overdue_grace_minutes
@@ -174,7 +187,8 @@ HANDLERS = {
     ev.BookingRecorded: booked,
     ev.ChargesAmended: lambda b, c, e: set_facts(c, charges=e.charges, charges_event=e.event_id),
     ev.CriminalHistoryRecorded: history,
-    ev.ConvictionRecorded: lambda b, c, e: set_facts(c, convictions=c.facts.convictions + ((e.conviction, e.event_id),)),
+    ev.ConvictionRecorded: lambda b, c, e: set_facts(
+        c, convictions=c.facts.convictions + ((e.conviction, e.event_id),)),
     ev.ProbableCauseFound: lambda b, c, e: set_facts(c, findings=c.facts.findings + (
         Finding(e.charge, e.finding_date, e.event_id),)),
     ev.ChargeDismissed: dismissed,

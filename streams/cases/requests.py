@@ -1,5 +1,6 @@
-"""Requests from immigration authorities and what the jail does about them: detainers, arrivals, inquiries,
-interviews, information shared, and the person leaving custody.
+"""Requests from immigration authorities and what the jail does about them.
+
+Detainers, arrivals, inquiries, interviews, information shared, and the person leaving custody.
 """
 
 from __future__ import annotations

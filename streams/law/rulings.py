@@ -56,7 +56,7 @@ def _policy_denial(book: RuleBook, facts: Facts, kind: str, at: datetime, rule_i
 
 def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible_at: datetime,
          zone: ZoneInfo) -> Ruling | None:
-    """May the jail keep the person past `eligible_at` on the detainers lodged? None when none asks for a hold."""
+    """Whether the jail may keep the person past `eligible_at` on the detainers lodged; None if none asks."""
     span = regime_at(book, facts.state, eligible_at)
     regime = span.id
     active = [d for d in detainers if d.active(eligible_at)]
@@ -81,7 +81,8 @@ def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible
         barred = prop47_bar(book, facts)
         if barred:
             return Ruling(DENIED, "hold.prop47-bar", regime, evidence=evidence + (barred,))
-        bases = tuple(b for b in criteria_met(book, facts, regime, local_date(eligible_at, zone)) if "HOLD" in b.unlocks)
+        on = local_date(eligible_at, zone)
+        bases = tuple(b for b in criteria_met(book, facts, regime, on) if "HOLD" in b.unlocks)
         if not bases:
             return Ruling(DENIED, "hold.trust-no-criterion", regime, evidence=evidence)
         rule_id = "hold.trust-criterion"
@@ -101,7 +102,7 @@ def _hold_until(book: RuleBook, regime_end: datetime | None, served: list[Detain
 
 
 def notification(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, public: bool = False) -> Ruling:
-    """May the jail tell an immigration authority release information at `at` (7284.6(a)(1)(C))?"""
+    """Whether the jail may tell an immigration authority release information at `at` (7284.6(a)(1)(C))."""
     regime = regime_at(book, facts.state, at).id
     denial = _policy_denial(book, facts, "NOTIFY", at, "notify.local-policy", regime)
     if denial:
@@ -123,7 +124,7 @@ def notification(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, pub
 
 def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicial: tuple[str, ...],
              in_hold: bool) -> Ruling:
-    """May the jail hand the person to immigration authorities at `at` (7284.6(a)(4))?"""
+    """Whether the jail may hand the person to immigration authorities at `at` (7284.6(a)(4))."""
     regime = regime_at(book, facts.state, at).id
     if facts.citizen_event:
         return Ruling(DENIED, "transfer.us-citizen", regime, evidence=(facts.citizen_event,))
@@ -145,7 +146,7 @@ def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicia
 
 
 def personal_information(book: RuleBook, facts: Facts, at: datetime, public: bool) -> Ruling:
-    """May the jail give an address or other personal information (7284.6(a)(1)(D))?"""
+    """Whether the jail may give an address or other personal information (7284.6(a)(1)(D))."""
     regime = regime_at(book, facts.state, at).id
     if regime in PRE_VALUES:
         return Ruling(PERMITTED, "personal-info.pre-values", regime)

@@ -1,0 +1,64 @@
+"""The pure core imports no Kafka, Faust, asyncio or Prometheus code and never reads the clock."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+STREAMS = Path(__file__).parents[2] / "streams"
+CORE = ["law", "cases", "clets.py", "decisions.py", "events.py"]
+FORBIDDEN_MODULES = ("faust", "kafka", "aiokafka", "asyncio", "prometheus_client", "mode", "socket", "time")
+FORBIDDEN_CALLS = ("now", "utcnow", "today", "time", "monotonic", "perf_counter")
+
+
+def core_files():
+    for entry in CORE:
+        path = STREAMS / entry
+        yield from (sorted(path.rglob("*.py")) if path.is_dir() else [path])
+
+
+def _streams_imports(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("streams"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("streams")}
+    return found
+
+
+def _module_path(module: str) -> Path:
+    parts = module.split(".")[1:]
+    candidate = STREAMS.joinpath(*parts)
+    return candidate / "__init__.py" if candidate.is_dir() else candidate.with_suffix(".py")
+
+
+def closure():
+    """The core files and every streams module they import, transitively."""
+    seen, todo = set(), list(core_files())
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo += [_module_path(m) for m in _streams_imports(ast.parse(path.read_text()))]
+    return sorted(seen)
+
+
+@pytest.mark.parametrize("path", closure(), ids=lambda p: str(p.relative_to(STREAMS)))
+def test_core_module_is_pure(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                assert alias.name.split(".")[0] not in FORBIDDEN_MODULES, f"{path.name} imports {alias.name}"
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            assert node.module.split(".")[0] not in FORBIDDEN_MODULES, f"{path.name} imports from {node.module}"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            assert node.func.attr not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls .{node.func.attr}()"
+
+
+def test_the_closure_covers_the_core_and_not_the_adapters():
+    names = {str(p.relative_to(STREAMS)) for p in closure()}
+    assert {"cases/__init__.py", "law/rulings.py", "clets.py", "decisions.py"} <= names
+    assert not names & {"produce.py", "admin.py", "localbroker.py", "cli.py", "simulate.py"}
