@@ -7,11 +7,9 @@ at the time a processor happens to run, so a live run and a replay give the same
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from streams import events as ev
 from streams.cases import custody, requests
-from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, new_case
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, evolve, new_case
 from streams.decisions import Deadline
 from streams.law.regimes import regime_at
 from streams.law.rulebook import RuleBook
@@ -25,7 +23,7 @@ def apply(book: RuleBook, case: Case, event: ev.Event) -> Transition:
     """Apply one input event to its booking's case; a duplicate event id changes nothing."""
     if event.event_id in case.seen:
         return Transition(case)
-    case = replace(case, seen=case.seen | {event.event_id})
+    case = evolve(case, seen=case.seen | {event.event_id})
     handler = _HANDLERS.get(type(event))
     return handler(book, case, event) if handler else Transition(case)
 

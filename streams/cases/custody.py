@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from streams import events as ev
-from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, evolve
 from streams.decisions import Deadline, Emitter, Output
 from streams.law import rulings
 from streams.law.facts import Finding
@@ -22,13 +21,13 @@ JUDICIAL = ("JUDICIAL_WARRANT", "JUDICIAL_PROBABLE_CAUSE")
 
 def set_facts(case: Case, **changes: object) -> Transition:
     """Replace some facts of the case."""
-    return Transition(replace(case, facts=replace(case.facts, **changes)))
+    return Transition(evolve(case, facts=evolve(case.facts, **changes)))
 
 
 def booked(book: RuleBook, case: Case, e: ev.BookingRecorded) -> Transition:
     """The booking record fixes the jurisdiction, the person and the current charges."""
-    facts = replace(case.facts, state=e.state, county=e.county, charges=e.charges, charges_event=e.event_id)
-    return Transition(replace(case, person_id=e.person_id, facts=facts))
+    facts = evolve(case.facts, state=e.state, county=e.county, charges=e.charges, charges_event=e.event_id)
+    return Transition(evolve(case, person_id=e.person_id, facts=facts))
 
 
 def history(book: RuleBook, case: Case, e: ev.CriminalHistoryRecorded) -> Transition:
@@ -36,8 +35,8 @@ def history(book: RuleBook, case: Case, e: ev.CriminalHistoryRecorded) -> Transi
     known = {c for c, _ in case.facts.convictions}
     added = tuple((c, e.event_id) for c in e.convictions if c not in known)
     registrant = e.event_id if (e.sex_registrant or e.arson_registrant) else None
-    return Transition(replace(case, person_id=case.person_id or e.person_id,
-                              facts=replace(case.facts, convictions=case.facts.convictions + added,
+    return Transition(evolve(case, person_id=case.person_id or e.person_id,
+                              facts=evolve(case.facts, convictions=case.facts.convictions + added,
                                             registrant_event=registrant)))
 
 
@@ -50,8 +49,8 @@ def dismissed(book: RuleBook, case: Case, e: ev.ChargeDismissed) -> Transition:
 def citizenship(book: RuleBook, case: Case, e: ev.CitizenshipVerified) -> Transition:
     """A recorded status is a fact 1373 lets the jail share; a verified citizen is never held (S17)."""
     citizen = e.event_id if e.status == "US_CITIZEN" else None
-    case = replace(case, person_id=case.person_id or e.person_id, status=(e.status, e.event_id),
-                   facts=replace(case.facts, citizen_event=citizen))
+    case = evolve(case, person_id=case.person_id or e.person_id, status=(e.status, e.event_id),
+                   facts=evolve(case.facts, citizen_event=citizen))
     regime = regime_at(book, case.facts.state, e.occurred_at).id
     fact = Emitter(book, case.booking_id).status(e.occurred_at, regime, case.person_id, e.status, (e.event_id,))
     return Transition(case, (fact,))
@@ -64,13 +63,13 @@ def custody_basis(book: RuleBook, case: Case, e: ev.CustodyBasisRecorded) -> Tra
     """Another custody basis stops the immigration clock until it clears (S25)."""
     others = tuple(b for b in case.other_custody if b[0] != e.basis_id)
     if e.active:
-        return reschedule(replace(case, other_custody=others + ((e.basis_id, e.event_id),)))
-    return reschedule(replace(case, other_custody=others, basis_cleared=(e.occurred_at, e.event_id)))
+        return reschedule(evolve(case, other_custody=others + ((e.basis_id, e.event_id),)))
+    return reschedule(evolve(case, other_custody=others, basis_cleared=(e.occurred_at, e.event_id)))
 
 
 def release_due(book: RuleBook, case: Case, e: ev.ReleaseBecameDue) -> Transition:
     """Release on the charges falls due (or is rescheduled)."""
-    return reschedule(replace(case, release_due=(e.release_at, e.event_id)))
+    return reschedule(evolve(case, release_due=(e.release_at, e.event_id)))
 
 
 def reschedule(case: Case) -> Transition:
@@ -82,7 +81,7 @@ def reschedule(case: Case) -> Transition:
             eligible = case.basis_cleared[0]
     if eligible == case.eligible_at or case.left_custody:
         return Transition(case)
-    case = replace(case, eligible_at=eligible, generation=case.generation + 1, hold_until=None,
+    case = evolve(case, eligible_at=eligible, generation=case.generation + 1, hold_until=None,
                    release_deadline=None)
     deadlines = (Deadline(eligible, case.booking_id, ELIGIBLE, case.generation),) if eligible else ()
     return Transition(case, (), deadlines)
@@ -115,7 +114,7 @@ def at_eligibility(book: RuleBook, case: Case, at: datetime) -> Transition:
                              until=ruling.until),
                emit.command(at, ruling.regime, "HOLD_UNTIL", ruling.rule_id, evidence, ruling.reason,
                             until=ruling.until)]
-    case = replace(case, hold_until=ruling.until, release_deadline=ruling.until)
+    case = evolve(case, hold_until=ruling.until, release_deadline=ruling.until)
     deadlines = [Deadline(ruling.until, case.booking_id, HOLD_END, case.generation)]
     if case.ice or rulings.hold_requested(book, case.detainers, at, "TRANSFER"):
         step = transfer(book, case, at, in_hold=True)
@@ -131,12 +130,12 @@ def release_or_transfer(book: RuleBook, case: Case, at: datetime, release_rule: 
         step = transfer(book, case, at, in_hold=False)
         case, outputs = step.case, list(step.outputs)
         if case.transfer_permitted and case.ice:
-            return with_overdue(book, replace(case, hold_until=None, release_deadline=at), outputs, at)
+            return with_overdue(book, evolve(case, hold_until=None, release_deadline=at), outputs, at)
     regime = regime_at(book, case.facts.state, at).id
     evidence = eligibility_evidence(case) + tuple(d.event_id for d in case.detainers if d.active(at))
     outputs.append(emit.decision(at, regime, "RELEASE", "REQUIRED", release_rule, evidence))
     outputs.append(emit.command(at, regime, "RELEASE", release_rule, evidence))
-    return with_overdue(book, replace(case, hold_until=None, release_deadline=at), outputs, at)
+    return with_overdue(book, evolve(case, hold_until=None, release_deadline=at), outputs, at)
 
 
 def with_overdue(book: RuleBook, case: Case, outputs: list[Output], at: datetime) -> Transition:
@@ -161,7 +160,7 @@ def transfer(book: RuleBook, case: Case, at: datetime, in_hold: bool) -> Transit
     outputs = [emit.decision(at, ruling.regime, "TRANSFER", ruling.outcome, ruling.rule_id, evidence, ruling.reason)]
     if ruling.permitted and case.ice:
         outputs.append(emit.command(at, ruling.regime, "TRANSFER_TO_IMMIGRATION", ruling.rule_id, evidence))
-        case = replace(case, transfer_permitted=True)
+        case = evolve(case, transfer_permitted=True)
     return Transition(case, tuple(outputs))
 
 

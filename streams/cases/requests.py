@@ -5,12 +5,11 @@ Detainers, arrivals, inquiries, interviews, information shared, and the person l
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from streams import events as ev
 from streams.cases import custody
-from streams.cases.state import Case, Transition
+from streams.cases.state import Case, Transition, evolve
 from streams.decisions import Emitter, Output
 from streams.law import rulings
 from streams.law.detainers import Detainer
@@ -37,8 +36,8 @@ def detainer_lodged(book: RuleBook, case: Case, e: ev.DetainerLodged) -> Transit
     detainer = Detainer(e.detainer_id, e.form, e.authority, at, e.event_id, e.served_at, e.federal_felony_warrant)
     facts = case.facts
     if e.federal_felony_warrant:
-        facts = replace(facts, federal_warrant_event=e.event_id)
-    case = replace(case, detainers=case.detainers + (detainer,), facts=facts)
+        facts = evolve(facts, federal_warrant_event=e.event_id)
+    case = evolve(case, detainers=case.detainers + (detainer,), facts=facts)
     outputs: list[Output] = []
     notify = None
     if "NOTIFY" in book.forms.get(e.form, book.forms["OTHER"]).requests:
@@ -71,20 +70,20 @@ def _will_comply(book: RuleBook, case: Case, at: datetime, notify: rulings.Rulin
 
 def detainer_amended(book: RuleBook, case: Case, e: ev.DetainerAmended) -> Transition:
     """An amendment changes the form or authority; it never restarts the hold clock."""
-    changed = tuple(replace(d, form=e.form, authority=e.authority, served_at=e.served_at or d.served_at)
+    changed = tuple(evolve(d, form=e.form, authority=e.authority, served_at=e.served_at or d.served_at)
                     if d.detainer_id == e.detainer_id else d for d in case.detainers)
-    return Transition(replace(case, detainers=changed))
+    return Transition(evolve(case, detainers=changed))
 
 
 def detainer_lifted(book: RuleBook, case: Case, e: ev.DetainerLifted) -> Transition:
     """A lifted detainer ends a hold that rests on it: release at once (S16)."""
     at = e.occurred_at
-    lifted = tuple(replace(d, lifted_at=at) if d.detainer_id == e.detainer_id else d for d in case.detainers)
-    case = replace(case, detainers=lifted)
+    lifted = tuple(evolve(d, lifted_at=at) if d.detainer_id == e.detainer_id else d for d in case.detainers)
+    case = evolve(case, detainers=lifted)
     in_hold = case.hold_until is not None and case.left_custody is None and at < case.hold_until
     if not in_hold or rulings.hold_requested(book, case.detainers, at, "HOLD"):
         return Transition(case)
-    case = replace(case, generation=case.generation + 1)
+    case = evolve(case, generation=case.generation + 1)
     step = custody.release_or_transfer(book, case, at, "release.detainer-lifted")
     return step
 
@@ -92,7 +91,7 @@ def detainer_lifted(book: RuleBook, case: Case, e: ev.DetainerLifted) -> Transit
 def ice_arrived(book: RuleBook, case: Case, e: ev.IceArrived) -> Transition:
     """Officers are present: hand over during a permitted hold; after the deadline custody is not extended."""
     at = e.occurred_at
-    case = replace(case, ice=(at, e.authority, e.event_id))
+    case = evolve(case, ice=(at, e.authority, e.event_id))
     if case.left_custody:
         return Transition(case)
     if case.hold_until is not None and at < case.hold_until:
@@ -107,7 +106,7 @@ def ice_arrived(book: RuleBook, case: Case, e: ev.IceArrived) -> Transition:
 
 def judicial_warrant(book: RuleBook, case: Case, e: ev.JudicialWarrantIssued) -> Transition:
     """Federal judicial process is recorded; it permits a transfer under 7284.6(a)(4) (S10)."""
-    return Transition(replace(case, judicial=case.judicial + (e.event_id,)))
+    return Transition(evolve(case, judicial=case.judicial + (e.event_id,)))
 
 
 def inquiry(book: RuleBook, case: Case, e: ev.IceInquiryReceived) -> Transition:
@@ -177,12 +176,12 @@ def interview(book: RuleBook, case: Case, e: ev.InterviewRequested) -> Transitio
 
 def released(book: RuleBook, case: Case, e: ev.Released) -> Transition:
     """The person left custody: every pending deadline of the case goes stale."""
-    return Transition(replace(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1))
+    return Transition(evolve(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1))
 
 
 def transferred(book: RuleBook, case: Case, e: ev.Transferred) -> Transition:
     """A hand-over to immigration authorities needs a decision permitting it; otherwise it is a violation."""
-    case = replace(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1)
+    case = evolve(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1)
     if e.destination != "IMMIGRATION_AUTHORITY" or case.transfer_permitted:
         return Transition(case)
     regime = _regime(book, case, e.occurred_at)

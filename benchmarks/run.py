@@ -1,0 +1,69 @@
+"""`make bench`: run every benchmark, write BENCHMARKS.md and benchmarks/results.json."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import decide_bench
+from streams import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
+            "cpu": _cpu(), "cores": _cores(), "detainer_tracker": __version__}
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _cores() -> int:
+    return int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
+
+
+def main() -> None:
+    """Run, then write the results down."""
+    print("decide: 100k simulated events, 3 runs ...", flush=True)
+    results = {"machine": machine(), "decide": decide_bench.measure()}
+    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (ROOT / "BENCHMARKS.md").write_text(report(results))
+    print((ROOT / "BENCHMARKS.md").read_text())
+
+
+def _rate(r: dict) -> str:
+    return f"{r['median']:,.0f} events/s (min {r['min']:,.0f}, max {r['max']:,.0f})"
+
+
+def report(results: dict) -> str:
+    """BENCHMARKS.md from the results."""
+    m, d = results["machine"], results["decide"]
+    return f"""# Benchmarks
+
+Written by `make bench` ({m['date']}): {m['cpu']}, {m['cores']} cores, Python {m['python']},
+detainer-tracker {m['detainer_tracker']}. Each figure is the median of 3 runs, with min and max. The machines
+are shared: compare figures measured in the same run, not across runs.
+
+## The decision core
+
+{d['events']:,} events of a simulated statewide California stream (seed 7, from 2019-06-02), giving
+{d['outputs']:,} outputs.
+
+| path | throughput | target |
+|---|---|---|
+| core only: dataclass events through `cases.apply` / `fire` by stream time | {_rate(d['core'])} | >= 50,000 events/s |
+| `detainer-tracker decide`: JSON lines parsed, validated, decided, rendered | {_rate(d['decide_command'])} | - |
+"""
+
+
+if __name__ == "__main__":
+    main()
