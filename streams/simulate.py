@@ -272,6 +272,7 @@ class SimStats:
     events: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     sim_time: datetime | None = None
+    _last: tuple[float, int] = (0.0, 0)
 
     def count(self, at: datetime, type_name: str) -> None:
         """Record one event."""
@@ -280,9 +281,11 @@ class SimStats:
         self.sim_time = at
 
     def line(self, elapsed: float) -> str:
-        """One progress line: simulated time, totals, rate and the headline event counts."""
+        """One progress line: simulated time, totals, the rate since the last line, the headline counts."""
         when = self.sim_time.astimezone(ZONE).strftime("%Y-%m-%d %H:%M %Z") if self.sim_time else "-"
-        rate = self.events / elapsed if elapsed > 0 else 0.0
+        then, before = self._last
+        rate = (self.events - before) / (elapsed - then) if elapsed > then else 0.0
+        self._last = (elapsed, self.events)
         b = self.by_type
         return (f"sim {when} | {self.events:,} events ({rate:,.0f}/s) | bookings {b.get('BookingRecorded', 0):,}"
                 f" detainers {b.get('DetainerLodged', 0):,} releases {b.get('Released', 0):,}"

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # `make run`: the main job on this machine. Starts the local Kafka broker (unless one already runs), creates
 # the topics, and streams simulated California jail traffic into them, showing what flows. Ctrl-C stops
-# everything this script started, and nothing else.
+# everything this script started, and nothing else. DT_BROKER_PORT, DT_CONTROLLER_PORT and DT_BROKER_HOME move
+# the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dt=.venv/bin/detainer-tracker
+
+port=${DT_BROKER_PORT:-9092}
+broker=(--home "${DT_BROKER_HOME:-.local/broker}" --port "$port" --controller-port "${DT_CONTROLLER_PORT:-9093}")
+export DT_BOOTSTRAP_SERVERS=${DT_BOOTSTRAP_SERVERS:-127.0.0.1:$port}
 
 started_broker=0
 children=()
 cleanup() {
   trap - INT TERM EXIT
+  trap '' PIPE  # the terminal or a pipe may be gone already; stopping must still happen
   for pid in "${children[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "$started_broker" = 1 ]; then echo "stopping the broker"; $dt broker stop; fi
+  if [ "$started_broker" = 1 ]; then
+    $dt broker stop "${broker[@]}" >/dev/null && echo "stopped the broker" || echo "could not stop the broker: see $dt broker status"
+  fi
 }
 trap cleanup INT TERM EXIT
 
-out=$($dt broker start)
+out=$($dt broker start "${broker[@]}")
 echo "$out"
 case "$out" in *"already running"*) ;; *) started_broker=1 ;; esac
 $dt topics create | sed 's/^/  /'

@@ -1,0 +1,59 @@
+"""`make run`'s script: broker, topics and simulated traffic flowing; Ctrl-C stops everything it started."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from streams.localbroker import LocalBroker, free_port
+from tests.support.kafka import wait_until
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path):
+    port, controller = free_port(), free_port()
+    home = tmp_path / "broker"
+    env = {**os.environ, "DT_BROKER_PORT": str(port), "DT_CONTROLLER_PORT": str(controller),
+           "DT_BROKER_HOME": str(home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.05"}
+    env.pop("DT_BOOTSTRAP_SERVERS", None)
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["bash", str(ROOT / "deploy/local/run.sh")], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    broker = LocalBroker(home=home, port=port, controller_port=controller)
+    try:
+        wait_until(lambda: "sim 20" in log.read_text() and "events" in log.read_text(), timeout=180,
+                   describe=f"simulated events flowing (log: {log})")
+        text = log.read_text()
+        assert "created  dt.jail.bookings (6 partitions)" in text
+        assert broker.pid() is not None
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert proc.wait(timeout=90) is not None
+        assert "stopped the broker" in log.read_text()
+        assert broker.pid() is None and not broker.pid_file.exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        broker.stop()
+
+
+def test_run_leaves_a_broker_it_did_not_start_running(broker, tmp_path):
+    env = {**os.environ, "DT_BROKER_PORT": str(broker.port), "DT_CONTROLLER_PORT": str(broker.controller_port),
+           "DT_BROKER_HOME": str(broker.home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.01",
+           "DT_TOPIC_PREFIX": f"run{int(time.time())}."}
+    env.pop("DT_BOOTSTRAP_SERVERS", None)
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["bash", str(ROOT / "deploy/local/run.sh")], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "already running" in log.read_text() and "sim 20" in log.read_text(), timeout=120,
+                   describe=f"the script to reuse the running broker (log: {log})")
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        assert broker.pid() is not None, "a broker the script did not start must be left running"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
