@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from streams.decisions import instant_key
 from streams.errors import RuleBookError
 from streams.events import AgencyAgreementRecorded, CletsQueryMade
 from streams.law.rulebook import DATA_DIR
@@ -72,7 +73,7 @@ class CletsRuling:
     @property
     def output_id(self) -> str:
         """Deterministic id derived from the query and the rule."""
-        parts = (self.query_id, self.rule_id, self.outcome, self.effective_at.isoformat(), *self.evidence)
+        parts = (self.query_id, self.rule_id, self.outcome, instant_key(self.effective_at), *self.evidence)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
     def to_record(self, decided_at: datetime) -> dict[str, Any]:

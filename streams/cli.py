@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _produce_parser(sub)
     _simulate_parser(sub)
     _decide_parser(sub)
+    _worker_parser(sub)
     rules = sub.add_parser("check-rules", help="load and validate the rule book")
     rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
     rules.set_defaults(handler=_check_rules)
@@ -251,6 +252,41 @@ def _instant(text: str) -> datetime:
     if instant.tzinfo is None:
         raise DetainerTrackerError(f"{text!r} has no UTC offset; write e.g. 2019-06-03T07:00:00-07:00")
     return instant
+
+
+# --- worker ---------------------------------------------------------------------------------------------------
+
+
+def _worker_parser(sub: Any) -> None:
+    p = sub.add_parser("worker", help="run the case processor (Faust worker)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Consume the case topics and the clock, apply the law, write decisions, "
+                                   "directives, violations, notices and status facts. Settings come from the "
+                                   "environment (see detainer-tracker --help) and the flags below.")
+    p.add_argument("--data-dir", type=Path, help="table state folder [env DT_DATA_DIR]")
+    p.add_argument("--store", choices=["rocksdb", "memory"], help="table store [env DT_STORE]")
+    p.add_argument("--web-port", type=int, help="HTTP port [env DT_WEB_PORT]")
+    p.add_argument("--no-ticker", action="store_true", help="do not write clock ticks [env DT_TICKER=0]")
+    p.add_argument("--loglevel", default="warning", help="worker log level (default warning)")
+    p.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    import faust
+
+    from streams.app import create_app
+
+    changes = {k: v for k, v in (("data_dir", args.data_dir), ("store", args.store),
+                                 ("web_port", args.web_port)) if v is not None}
+    if args.no_ticker:
+        changes["ticker"] = False
+    settings = dataclasses.replace(settings, **changes)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
 
 
 # --- decide ---------------------------------------------------------------------------------------------------

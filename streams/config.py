@@ -36,6 +36,13 @@ ENVIRONMENT: dict[str, Setting] = {
     "replication_factor": Setting("DT_REPLICATION_FACTOR", "replication factor of created topics (default 1)"),
     "schemas_dir": Setting("DT_SCHEMAS_DIR", "folder of the Avro schemas (default: the repository's schemas/)"),
     "connect_timeout": Setting("DT_CONNECT_TIMEOUT", "seconds to wait for Kafka to answer at start (default 30)"),
+    "data_dir": Setting("DT_DATA_DIR", "worker state folder (tables); keep it on persistent disk (default .local/worker)"),
+    "store": Setting("DT_STORE", "table store: rocksdb (rocksdict, default) or memory"),
+    "processing_guarantee": Setting("DT_PROCESSING_GUARANTEE", "exactly_once (default) or at_least_once"),
+    "ticker": Setting("DT_TICKER", "1 (default): write a clock tick to every partition each second; 0: time moves "
+                                   "only with events and ticks written by others (replays, tests)"),
+    "commit_interval": Setting("DT_COMMIT_INTERVAL", "seconds between the worker's commits (default 1.0)"),
+    "web_port": Setting("DT_WEB_PORT", "the worker's HTTP port (health, metrics), default 6066"),
     "source": Setting("DT_SOURCE", "name this process writes into the `source` of events it makes "
                                    "(default detainer-tracker@HOST)"),
 }
@@ -51,6 +58,12 @@ class Settings:
     replication_factor: int = 1
     schemas_dir: Path = REPO_ROOT / "schemas"
     connect_timeout: int = 30
+    data_dir: Path = REPO_ROOT / ".local" / "worker"
+    store: str = "rocksdb"
+    processing_guarantee: str = "exactly_once"
+    ticker: bool = True
+    web_port: int = 6066
+    commit_interval: float = 1.0
     source: str = f"detainer-tracker@{socket.gethostname()}"
 
     def __post_init__(self) -> None:
@@ -66,8 +79,22 @@ class Settings:
             raise ConfigError(f"replication_factor must be at least 1, got {self.replication_factor}")
         if self.connect_timeout < 1:
             raise ConfigError(f"connect_timeout must be at least 1 s, got {self.connect_timeout} (DT_CONNECT_TIMEOUT)")
+        if self.store not in ("rocksdb", "memory"):
+            raise ConfigError(f"store must be rocksdb or memory, got {self.store!r} (DT_STORE)")
+        if self.processing_guarantee not in ("exactly_once", "at_least_once"):
+            raise ConfigError(f"processing_guarantee must be exactly_once or at_least_once, got "
+                              f"{self.processing_guarantee!r} (DT_PROCESSING_GUARANTEE)")
+        if not 0 < self.commit_interval <= 60:
+            raise ConfigError(f"commit_interval must be in (0, 60] seconds, got {self.commit_interval}")
+        if not 0 < self.web_port < 65536:
+            raise ConfigError(f"web_port must be a TCP port, got {self.web_port} (DT_WEB_PORT)")
         if not Path(self.schemas_dir).is_dir():
             raise ConfigError(f"schemas_dir {self.schemas_dir} is not a folder (DT_SCHEMAS_DIR)")
+
+    @property
+    def app_id(self) -> str:
+        """The case processor's Faust app id, also its consumer group and the prefix of its changelogs."""
+        return f"{self.topic_prefix}case-processor"
 
     def kafka_client_config(self) -> dict[str, Any]:
         """Settings every kafka-python client of ours gets."""
@@ -83,12 +110,24 @@ class Settings:
             if raw is not None:
                 values[f.name] = _convert(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "schemas_dir" in values:
-            values["schemas_dir"] = Path(str(values["schemas_dir"]))
+        for name in ("schemas_dir", "data_dir"):
+            if name in values:
+                values[name] = Path(str(values[name]))
         return cls(**values)
 
 
 def _convert(name: str, raw: str, annotation: object) -> object:
+    if annotation in (bool, "bool"):
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{ENVIRONMENT[name].env}={raw!r} is not 1 or 0")
+    if annotation in (float, "float"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{ENVIRONMENT[name].env}={raw!r} is not a number") from None
     if annotation in (int, "int"):
         try:
             return int(raw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.law.rulebook import RuleBook
@@ -57,10 +57,15 @@ class Output:
         return record
 
 
+def instant_key(value: Any) -> str:
+    """A value as it enters an output id: instants by the instant (UTC), never by the offset they were written in."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
+
+
 def _output_id(o: Output) -> str:
-    parts = [o.type_name, o.booking_id, o.rule_id, o.effective_at.isoformat(), o.discriminator,
-             *(f"{k}={v}" for k, v in o.detail if k != "will_comply"), *sorted(o.evidence)]
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+    parts = [o.type_name, o.booking_id, o.rule_id, instant_key(o.effective_at), o.discriminator,
+             *(f"{k}={instant_key(v)}" for k, v in o.detail if k != "will_comply"), *sorted(o.evidence)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, order=True)

@@ -171,7 +171,8 @@ def overdue(book: RuleBook, case: Case, due: datetime) -> Transition:
     minutes = book.overdue_grace_minutes
     violation = Emitter(book, case.booking_id).violation(
         deadline, regime, "OVERDUE_RELEASE", "violation.overdue-release", eligibility_evidence(case),
-        f"still in custody {minutes} minutes after the release deadline {deadline.isoformat()}")
+        f"still in custody {minutes} minutes after the release deadline "
+        f"{deadline.astimezone(zone(book, case)).isoformat()}")
     return Transition(case, (violation,))
 
 

@@ -56,3 +56,18 @@ def read_until(bootstrap: str, topic: str, n: int, timeout: float = DEFAULT_TIME
         return got
     finally:
         consumer.close()
+
+
+def read_all(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[Message]:
+    """Everything on a topic now (read_committed), stopping after `idle_ms` without a new message."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             isolation_level="read_committed", auto_offset_reset="earliest",
+                             consumer_timeout_ms=idle_ms)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        return [Message(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, list(r.headers or []))
+                for r in consumer]
+    finally:
+        consumer.close()

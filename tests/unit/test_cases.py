@@ -88,3 +88,15 @@ def test_output_ids_are_deterministic_and_differ_by_evidence():
 
     assert run("x") == run("x")
     assert set(run("x")).isdisjoint(run("y"))
+
+
+def test_output_ids_do_not_depend_on_the_offset_an_instant_was_written_in():
+    from datetime import UTC
+
+    def ids(start):
+        event = ev.ReleaseBecameDue(event_id="e", occurred_at=start, source="t", booking_id="B",
+                                    reason="BAIL_POSTED", release_at=start)
+        due = step(cases.new_case("B"), event)
+        return [o.output_id for o in cases.fire(BOOK, due.case, due.deadlines[0]).outputs]
+
+    assert ids(T0) == ids(T0.astimezone(UTC))

@@ -1,0 +1,118 @@
+"""The Faust app of the case processor, built by `create_app(settings)`: importing this module connects to nothing.
+
+One agent reads every co-partitioned case topic and the clock as raw bytes (so bad input becomes a dead letter
+instead of a crash), keeps each booking's case and pending deadlines in a table on the same partitions, and
+writes the outputs. A timer writes a wall-clock tick to every clock partition about once a second. The agent is
+thin: decode, load, core, send, store, all in `CaseWork`; no law here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from kafka.partitioner.default import murmur2
+
+from streams.casework import CaseWork
+from streams.codec import Codec, Coordinates, Encoded
+from streams.config import Settings
+from streams.law import rulebook
+from streams.schemas import SchemaRegistry
+from streams.topics import CASE_INPUTS, Topics
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (Java, kafka-python, aiokafka and Faust agree)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class BytesTable(faust.Table):
+    """A table whose keys and values are bytes we encode ourselves (booking ids; cases in casework.dump).
+
+    Faust derives a table's serializers from its key and value types and falls back to json, which cannot carry
+    our values; here both are raw, for the store and the changelog alike.
+    """
+
+    def _serializer_from_type(self, typ: Any) -> str:
+        return "raw"
+
+
+def create_app(settings: Settings) -> faust.App:
+    """The case-processor app for these settings: topics, the cases table, the agent and the ticker."""
+    topics = Topics(settings)
+    codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
+    work = CaseWork(rulebook.load(), codec, settings.source)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+        store="memory://" if settings.store == "memory" else "rocksdb://",
+        datadir=str(settings.data_dir),
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        web_port=settings.web_port,
+        web_bind="127.0.0.1",
+        autodiscover=False,
+        broker_commit_interval=settings.commit_interval,
+        table_standby_replicas=1,
+    )
+    names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
+    channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
+    table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
+                                      partitions=settings.partitions, options={"driver": "rocksdict"}))
+    app.work = work  # type: ignore[attr-defined]
+    app.cases_table = table  # type: ignore[attr-defined]
+
+    async def send(message: Encoded, partition: int, source_topic: str) -> None:
+        # Outputs share the input's partition (same key, same partition count). Under exactly-once they are
+        # sent with the input partition's transactional id so they commit or abort with its offsets; Faust's
+        # own routing does not cover topics the app does not consume (faust-streaming #177).
+        tid = None
+        if app.in_transaction:
+            tid = f"{app.conf.id}-{app.assignor.group_for_topic(source_topic)}-{partition}"
+        await app.producer.send(message.topic, message.key, message.value, partition, None, message.headers,
+                                transactional_id=tid)
+
+    @app.agent(channel, name="case-processor", concurrency=1)
+    async def process(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            _ensure_loaded(work, table, msg.partition, settings.partitions)
+            result = work.handle(table, Coordinates(msg.topic, msg.partition, msg.offset,
+                                                    int(msg.timestamp * 1000) if msg.timestamp else None),
+                                 event.key, event.value, event.headers, datetime.now(UTC))
+            for message in result.messages:
+                await send(message, msg.partition, msg.topic)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
+        work.forget({tp.partition for tp in revoked})
+
+    if settings.ticker:
+        clock = topics["clock"]
+
+        @app.timer(TICK_SECONDS, name="ticker")
+        async def tick() -> None:
+            now = datetime.now(UTC)
+            for p in range(clock.partitions):
+                record = {"event_id": f"tick:{settings.source}:{p}:{int(now.timestamp() * 1000)}",
+                          "occurred_at": now, "source": settings.source, "partition": p}
+                message = codec.encode("ClockTicked", record, validate=False)
+                await app.producer.send(message.topic, message.key, message.value, p, None, message.headers)
+
+    return app
+
+
+def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) -> None:
+    """After a partition is assigned (and its table restored), rebuild its deadline heap from the table."""
+    if work.has_partition(partition):
+        return
+    items = ((k, v) for k, v in table.items() if v is not None and partition_of(k, partitions) == partition)
+    pending = work.load_partition(partition, items)
+    log.info("partition %d: %d pending deadline(s) loaded from the cases table", partition, pending)

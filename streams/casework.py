@@ -1,0 +1,132 @@
+"""The case processor's step, independent of Faust: one raw message in, encoded outputs out, state updated.
+
+Per partition it keeps stream time (the latest event or tick time seen) and a heap of pending deadlines. Before
+an event is applied, every deadline due at or before the partition's stream time fires, in the same step, so
+its outputs join the same commit as the input. The durable state is the store (the Faust table): each
+booking's case with its pending deadlines; the heaps are rebuilt from it when a partition is (re)assigned.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import pickle
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streams import cases
+from streams import events as ev
+from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers
+from streams.decisions import Deadline, Output
+from streams.law.rulebook import RuleBook
+
+STATE_VERSION = 1
+Store = MutableMapping[bytes, Any]
+
+
+@dataclass
+class Result:
+    """What one step produced: messages to send, and what happened (for metrics and logs)."""
+
+    messages: list[Encoded] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    dead_letter: DeadLetter | None = None
+    event_type: str | None = None
+
+
+def dump(case: cases.Case, pending: tuple[Deadline, ...]) -> bytes:
+    """A case and its pending deadlines as table bytes."""
+    return pickle.dumps((STATE_VERSION, case, pending), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load(raw: bytes) -> tuple[cases.Case, tuple[Deadline, ...]]:
+    """The inverse of dump."""
+    version, case, pending = pickle.loads(raw)  # noqa: S301 - our own table, written only by dump()
+    if version != STATE_VERSION:
+        raise ValueError(f"case state version {version} is not {STATE_VERSION}")
+    return case, pending
+
+
+class CaseWork:
+    """Stream time, deadlines and cases for the partitions this worker owns."""
+
+    def __init__(self, book: RuleBook, codec: Codec, source: str, state: str = "CA") -> None:
+        """Bind the rule book, the codec and the name written into dead letters."""
+        self.book, self.codec, self.source, self.state = book, codec, source, state
+        self.stream_time: dict[int, datetime] = {}
+        self._heaps: dict[int, list[tuple[datetime, int, Deadline]]] = {}
+        self._seq = itertools.count()
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Drop in-memory state of partitions this worker no longer owns (rebuilt if they come back)."""
+        for p in partitions:
+            self._heaps.pop(p, None)
+            self.stream_time.pop(p, None)
+
+    def has_partition(self, partition: int) -> bool:
+        """True when the partition's deadlines are loaded."""
+        return partition in self._heaps
+
+    def load_partition(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> int:
+        """Rebuild a partition's deadline heap from its cases in the store; returns how many are pending."""
+        heap: list[tuple[datetime, int, Deadline]] = []
+        for _, raw in items:
+            _, pending = load(raw)
+            heap.extend((d.due_at, next(self._seq), d) for d in pending)
+        heapq.heapify(heap)
+        self._heaps[partition] = heap
+        return len(heap)
+
+    def pending(self, partition: int) -> int:
+        """Deadlines pending on a partition."""
+        return len(self._heaps.get(partition, ()))
+
+    def handle(self, store: Store, coordinates: Coordinates, key: bytes | None, value: bytes | None,
+               headers: Headers, now: datetime) -> Result:
+        """Decode, fire what is due, apply the event, and encode every output (decided at `now`)."""
+        decoded = self.codec.decode(value, headers, coordinates, key)
+        if isinstance(decoded, DeadLetter):
+            record = decoded.to_record(self.source, now)
+            return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
+        event = ev.from_record(decoded.type_name, decoded.record)
+        result = Result(event_type=decoded.type_name)
+        p = coordinates.partition
+        self._heaps.setdefault(p, [])
+        if p not in self.stream_time or event.occurred_at > self.stream_time[p]:
+            self.stream_time[p] = event.occurred_at
+        self._fire_due(store, p, result)
+        if isinstance(event, ev.BookingEvent):
+            self._apply(store, p, event, result)
+        for output in result.outputs:
+            result.messages.append(self.codec.encode(output.type_name, output.to_record(now), validate=False))
+        return result
+
+    def _case(self, store: Store, booking_id: str) -> tuple[cases.Case, tuple[Deadline, ...]]:
+        raw = store.get(booking_id.encode())
+        return load(raw) if raw is not None else (cases.new_case(booking_id, self.state), ())
+
+    def _save(self, store: Store, p: int, step: cases.Transition, pending: tuple[Deadline, ...]) -> None:
+        for deadline in step.deadlines:
+            heapq.heappush(self._heaps[p], (deadline.due_at, next(self._seq), deadline))
+        store[step.case.booking_id.encode()] = dump(step.case, pending + step.deadlines)
+
+    def _apply(self, store: Store, p: int, event: ev.BookingEvent, result: Result) -> None:
+        case, pending = self._case(store, event.booking_id)
+        step = cases.apply(self.book, case, event)
+        if step.case is case:
+            return  # a duplicate: nothing changed, nothing to store
+        result.outputs.extend(step.outputs)
+        self._save(store, p, step, pending)
+
+    def _fire_due(self, store: Store, p: int, result: Result) -> None:
+        heap, now = self._heaps[p], self.stream_time[p]
+        while heap and heap[0][0] <= now:
+            _, _, deadline = heapq.heappop(heap)
+            case, pending = self._case(store, deadline.booking_id)
+            if deadline not in pending:
+                continue  # already fired before a restart replayed it into the heap
+            step = cases.fire(self.book, case, deadline)
+            result.outputs.extend(step.outputs)
+            self._save(store, p, step, tuple(d for d in pending if d != deadline))

@@ -1,0 +1,171 @@
+"""The case processor on the real broker: live outputs equal `decide`, dead letters, duplicates, ticks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kafka import KafkaAdminClient, TopicPartition
+
+from streams import clets
+from streams import events as ev
+from streams.codec import Coordinates, Decoded
+from streams.decide import Processor, run
+from streams.law import rulebook
+from streams.produce import EventProducer, parse_line
+from tests.scenarios.loader import CASES, load
+from tests.support.kafka import read_all
+from tests.support.worker import WorkerProcess, wait_processed
+
+OUTPUT_TOPICS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
+LIVE_SCENARIOS = [
+    "s01_pre_trust_legacy_hold_skips_thanksgiving_and_the_weekend",
+    "s02_trust_serious_felony_prior_mlk_weekend_ice_arrives_during_hold",
+    "s08_a_trust_hold_ends_when_the_values_act_takes_effect",
+    "s11_values_act_serious_felony_prior_notify_and_transfer_but_no_hold",
+    "s16_trust_ice_lifts_the_detainer_mid_hold",
+    "s25_trust_the_clock_starts_only_when_no_other_custody_basis_remains",
+    "s32_values_act_status_may_be_shared_release_date_may_not",
+    "x03_still_in_custody_after_the_release_deadline_is_a_violation",
+]
+
+
+@pytest.fixture
+def live(settings, kafka_codec, tmp_path):
+    """A worker (no ticker) and a way to feed it one event at a time, waiting until each is committed."""
+    worker = WorkerProcess(settings, tmp_path / "w1", tmp_path / "worker1.log")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    producer = EventProducer(settings.kafka_client_config(), kafka_codec)
+
+    def feed(type_name, record, partition=None, timeout=120.0):
+        message = kafka_codec.encode(type_name, record)
+        meta = producer.send_encoded(message, partition).get(timeout=30)
+        wait_processed(admin, settings.app_id, {TopicPartition(meta.topic, meta.partition): meta.offset},
+                       timeout, worker)
+
+    yield feed, worker
+    producer.close()
+    admin.close()
+    worker.stop()
+
+
+def tick_all(feed, settings, at: datetime) -> None:
+    for p in range(settings.partitions):
+        feed("ClockTicked", {"event_id": f"tick-{p}-{at.isoformat()}", "occurred_at": at, "source": "test",
+                             "partition": p}, partition=p)
+
+
+def outputs_on_kafka(settings, codec) -> list[dict]:
+    """Every output on the output topics, decoded, read_committed."""
+    got = []
+    for topic_id in OUTPUT_TOPICS:
+        for m in read_all(settings.bootstrap_servers, codec.topics.name(topic_id)):
+            decoded = codec.decode(m.value, m.headers, Coordinates(m.topic, m.partition, m.offset), m.key)
+            assert isinstance(decoded, Decoded), decoded
+            got.append({"type": decoded.type_name, **decoded.record})
+    return got
+
+
+def _comparable(output: dict) -> tuple:
+    """Every field but decided_at, instants compared as instants."""
+    def plain(v):
+        return v.astimezone(UTC).isoformat() if isinstance(v, datetime) else tuple(v) if isinstance(v, list) else v
+    return tuple(sorted((k, plain(v)) for k, v in output.items() if k != "decided_at"))
+
+
+def test_scenarios_produced_into_kafka_give_the_outputs_decide_gives(live, settings, kafka_codec):
+    feed, worker = live
+    lines = []
+    for name in LIVE_SCENARIOS:
+        scenario = load(CASES / f"{name}.yaml")
+        lines += [parse_line(i, line, kafka_codec) for i, line in enumerate(scenario.jsonl().splitlines(), 1)]
+    lines.sort(key=lambda line: line.record["occurred_at"])
+    end = lines[-1].record["occurred_at"] + timedelta(days=10)
+    events = [ev.from_record(line.type_name, line.record) for line in lines]
+    expected = [{"type": e.type_name, **e.record}
+                for e in run(Processor(rulebook.load(), clets.load_rows()), events, end)]
+    for line in lines:
+        feed(line.type_name, line.record)
+    tick_all(feed, settings, end)
+    got = outputs_on_kafka(settings, kafka_codec)
+    live_rows, decided_rows = set(map(_comparable, got)), set(map(_comparable, expected))
+    assert live_rows == decided_rows, (f"only live: {sorted(live_rows - decided_rows)}\n"
+                                       f"only decide: {sorted(decided_rows - live_rows)}")
+    assert len(got) == len(expected)
+    assert len({o["output_id"] for o in got}) == len(got), "an output_id appears twice"
+
+
+def test_poison_messages_become_dead_letters_and_later_events_still_count(live, settings, kafka_codec):
+    from kafka import KafkaProducer
+
+    feed, worker = live
+    raw = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    poisoned = {}
+    for i, topic_id in enumerate(("bookings", "biometrics", "detainers", "court", "clock")):
+        topic = kafka_codec.topics.name(topic_id)
+        meta = raw.send(topic, key=b"B-POISON", value=b"\x00garbage" + bytes([i]),
+                        headers=[("dt-type", b"Released"), ("dt-version", b"1")]).get(timeout=30)
+        poisoned[(meta.topic, meta.partition, meta.offset)] = topic_id
+        wait_processed(admin, settings.app_id, {TopicPartition(meta.topic, meta.partition): meta.offset}, 120,
+                       worker)
+    raw.close()
+    admin.close()
+    at = datetime(2019, 6, 1, 16, tzinfo=UTC)
+    feed("ReleaseBecameDue", {"event_id": "after-poison", "occurred_at": at, "source": "t",
+                              "booking_id": "B-POISON", "reason": "BAIL_POSTED", "release_at": at})
+    feed("Released", {"event_id": "after-poison-2", "occurred_at": at + timedelta(minutes=5), "source": "t",
+                      "booking_id": "B-POISON"})
+    letters = read_all(settings.bootstrap_servers, kafka_codec.topics.name("deadletter"))
+    found = {}
+    for m in letters:
+        record = kafka_codec.decode(m.value, m.headers, Coordinates(m.topic, m.partition, m.offset), m.key).record
+        found[(record["source_topic"], record["source_partition"], record["source_offset"])] = record
+    assert set(found) == set(poisoned)
+    for record in found.values():
+        assert record["value"].startswith(b"\x00garbage")
+        assert record["reason_code"] in ("MALFORMED", "WRONG_TOPIC")
+        assert record["reason"]
+    commands = [o for o in outputs_on_kafka(settings, kafka_codec) if o["booking_id"] == "B-POISON"]
+    assert [o.get("directive") for o in commands if o["type"] == "CustodyCommand"] == ["RELEASE"]
+
+
+def test_duplicate_input_events_give_no_duplicate_outputs(live, settings, kafka_codec):
+    feed, worker = live
+    at = datetime(2019, 6, 1, 16, tzinfo=UTC)
+    lodged = {"event_id": "dup-1", "occurred_at": at, "source": "t", "booking_id": "B-DUP", "detainer_id": "D",
+              "form": "I247A", "authority": "I200", "served_at": at}
+    due = {"event_id": "dup-2", "occurred_at": at + timedelta(hours=1), "source": "t", "booking_id": "B-DUP",
+           "reason": "BAIL_POSTED", "release_at": at + timedelta(hours=1)}
+    gone = {"event_id": "dup-3", "occurred_at": at + timedelta(hours=1, minutes=5), "source": "t",
+            "booking_id": "B-DUP"}
+    for type_name, record in (("DetainerLodged", lodged), ("DetainerLodged", lodged), ("ReleaseBecameDue", due),
+                              ("DetainerLodged", lodged), ("ReleaseBecameDue", due), ("Released", gone),
+                              ("Released", gone)):
+        feed(type_name, record)
+    outputs = outputs_on_kafka(settings, kafka_codec)
+    ids = [o["output_id"] for o in outputs]
+    assert len(ids) == len(set(ids)) == 7  # notification, notice, civil arrest, hold, transfer, release x2
+
+
+def test_a_release_fires_on_time_from_ticks_alone(settings, kafka_codec, tmp_path):
+    worker = WorkerProcess(settings, tmp_path / "ticking", tmp_path / "ticking.log", ticker=True)
+    try:
+        release_at = datetime.now(UTC) + timedelta(seconds=20)
+        with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+            producer.send("ReleaseBecameDue", {"event_id": "tick-only", "occurred_at": datetime.now(UTC),
+                                               "source": "t", "booking_id": "B-TICK", "reason": "SENTENCE_SERVED",
+                                               "release_at": release_at}).get(timeout=30)
+        deadline = datetime.now(UTC) + timedelta(seconds=120)
+        commands = []
+        while not commands and datetime.now(UTC) < deadline:
+            commands = [m for m in read_all(settings.bootstrap_servers, kafka_codec.topics.name("custody_commands"),
+                                            idle_ms=500)]
+        assert commands, f"no release directive within 120 s\n{worker.tail()}"
+        record = kafka_codec.decode(commands[0].value, commands[0].headers,
+                                    Coordinates(commands[0].topic, commands[0].partition, 0), commands[0].key).record
+        assert record["directive"] == "RELEASE" and record["effective_at"] == release_at.replace(
+            microsecond=release_at.microsecond // 1000 * 1000)
+        assert record["decided_at"] >= record["effective_at"], "a release must not be decided before it is due"
+    finally:
+        worker.stop()
