@@ -36,7 +36,7 @@ ENVIRONMENT: dict[str, Setting] = {
     "replication_factor": Setting("DT_REPLICATION_FACTOR", "replication factor of created topics (default 1)"),
     "schemas_dir": Setting("DT_SCHEMAS_DIR", "folder of the Avro schemas (default: the repository's schemas/)"),
     "connect_timeout": Setting("DT_CONNECT_TIMEOUT", "seconds to wait for Kafka to answer at start (default 30)"),
-    "data_dir": Setting("DT_DATA_DIR", "worker state folder (tables); keep it on persistent disk (default .local/worker)"),
+    "data_dir": Setting("DT_DATA_DIR", "worker table state; keep it on persistent disk (default .local/worker)"),
     "store": Setting("DT_STORE", "table store: rocksdb (rocksdict, default) or memory"),
     "processing_guarantee": Setting("DT_PROCESSING_GUARANTEE", "exactly_once (default) or at_least_once"),
     "ticker": Setting("DT_TICKER", "1 (default): write a clock tick to every partition each second; 0: time moves "
