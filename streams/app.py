@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.assignor import PartitionAssignor
 from kafka.partitioner.default import murmur2
 
 from streams.casework import CaseWork
@@ -42,6 +43,43 @@ class BytesTable(faust.Table):
         return "raw"
 
 
+class CaseAssignor(PartitionAssignor):
+    """Faust's assignor, which also places the topics the app only writes in the case topics' group.
+
+    Under exactly-once Faust routes each send through the transaction of `group_for_topic(topic)` and the
+    partition; for a topic the app does not consume that lookup fails (faust-streaming #177). Our outputs share
+    the case topics' partitions, so they belong in the case topics' transactions.
+    """
+
+    case_topic: str = ""
+
+    def group_for_topic(self, topic: str) -> int:
+        """The copartitioned group of a topic; the case topics' group for topics the app only writes."""
+        try:
+            return super().group_for_topic(topic)
+        except KeyError:
+            return super().group_for_topic(self.case_topic)
+
+
+def _flush_before_commit(producer: Any) -> None:
+    """Make every transaction commit include what is still in Faust's producer buffer.
+
+    Table changelog writes and our outputs are queued in Faust's buffer when an event is handled; Faust commits
+    a transaction without draining it, so state and outputs could commit apart from the offsets they belong to.
+    Draining first puts each event's writes, all queued in one synchronous step, in one transaction.
+    """
+    if getattr(producer, "_dt_flushes_before_commit", False):
+        return
+    commit = producer.commit_transactions
+
+    async def commit_transactions(*args: Any, **kwargs: Any) -> Any:
+        await producer.buffer.flush()
+        return await commit(*args, **kwargs)
+
+    producer.commit_transactions = commit_transactions
+    producer._dt_flushes_before_commit = True
+
+
 def create_app(settings: Settings) -> faust.App:
     """The case-processor app for these settings: topics, the cases table, the agent and the ticker."""
     topics = Topics(settings)
@@ -60,27 +98,33 @@ def create_app(settings: Settings) -> faust.App:
         web_bind="127.0.0.1",
         autodiscover=False,
         broker_commit_interval=settings.commit_interval,
+        PartitionAssignor=CaseAssignor,
+        # A dead worker's partitions move after 10 s of silence: a release must not wait a minute for them.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         table_standby_replicas=1,
     )
     names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
+    CaseAssignor.case_topic = names[0]
+    outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
+               for t in topics if t.spec.id in ("decisions", "custody_commands", "violations", "notices",
+                                                "federal_status", "deadletter")}
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
     table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
     app.work = work  # type: ignore[attr-defined]
     app.cases_table = table  # type: ignore[attr-defined]
 
-    async def send(message: Encoded, partition: int, source_topic: str) -> None:
-        # Outputs share the input's partition (same key, same partition count). Under exactly-once they are
-        # sent with the input partition's transactional id so they commit or abort with its offsets; Faust's
-        # own routing does not cover topics the app does not consume (faust-streaming #177).
-        tid = None
-        if app.in_transaction:
-            tid = f"{app.conf.id}-{app.assignor.group_for_topic(source_topic)}-{partition}"
-        await app.producer.send(message.topic, message.key, message.value, partition, None, message.headers,
-                                transactional_id=tid)
+    def send(message: Encoded, partition: int) -> None:
+        # Queued, not awaited: every write of one event (table changelog and outputs) is queued in the same
+        # synchronous step, so a commit never falls between them (see _flush_before_commit).
+        outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
+                                          headers=message.headers)
 
     @app.agent(channel, name="case-processor", concurrency=1)
     async def process(stream: Any) -> None:
+        if app.in_transaction:
+            _flush_before_commit(app.producer)
         async for event in stream.events():
             msg = event.message
             _ensure_loaded(work, table, msg.partition, settings.partitions)
@@ -88,7 +132,7 @@ def create_app(settings: Settings) -> faust.App:
                                                     int(msg.timestamp * 1000) if msg.timestamp else None),
                                  event.key, event.value, event.headers, datetime.now(UTC))
             for message in result.messages:
-                await send(message, msg.partition, msg.topic)
+                send(message, msg.partition)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:

@@ -38,7 +38,8 @@ ENVIRONMENT: dict[str, Setting] = {
     "connect_timeout": Setting("DT_CONNECT_TIMEOUT", "seconds to wait for Kafka to answer at start (default 30)"),
     "data_dir": Setting("DT_DATA_DIR", "worker table state; keep it on persistent disk (default .local/worker)"),
     "store": Setting("DT_STORE", "table store: rocksdb (rocksdict, default) or memory"),
-    "processing_guarantee": Setting("DT_PROCESSING_GUARANTEE", "exactly_once (default) or at_least_once"),
+    "processing_guarantee": Setting("DT_PROCESSING_GUARANTEE", "at_least_once (default; outputs carry ids that "
+                                                               "make repeats recognisable) or exactly_once"),
     "ticker": Setting("DT_TICKER", "1 (default): write a clock tick to every partition each second; 0: time moves "
                                    "only with events and ticks written by others (replays, tests)"),
     "commit_interval": Setting("DT_COMMIT_INTERVAL", "seconds between the worker's commits (default 1.0)"),
@@ -60,7 +61,7 @@ class Settings:
     connect_timeout: int = 30
     data_dir: Path = REPO_ROOT / ".local" / "worker"
     store: str = "rocksdb"
-    processing_guarantee: str = "exactly_once"
+    processing_guarantee: str = "at_least_once"
     ticker: bool = True
     web_port: int = 6066
     commit_interval: float = 1.0

@@ -153,6 +153,9 @@ class _Booking:
         self.events: list[tuple[datetime, str, dict[str, Any]]] = []
 
     def emit(self, at: datetime, type_name: str, **fields: Any) -> None:
+        # Events carry millisecond instants (Avro timestamp-millis): what is simulated is what Kafka keeps.
+        fields = {k: _millis(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        at = _millis(at)
         record = {"event_id": f"{self.booking_id}:{len(self.events) + 1}", "occurred_at": at,
                   "source": SOURCE, "booking_id": self.booking_id, **fields}
         self.events.append((at, type_name, record))
@@ -258,6 +261,10 @@ class _Booking:
                       authority=ice_authority)
         else:
             self.emit(out, "Released", note=None)
+
+
+def _millis(at: datetime) -> datetime:
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def _form_mix(eras: list[dict[str, Any]], at: datetime) -> dict[str, float]:

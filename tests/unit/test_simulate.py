@@ -84,3 +84,9 @@ def test_one_county_only_and_unknown_counties_refused():
 def test_a_naive_start_is_refused():
     with pytest.raises(ConfigError, match="UTC offset"):
         SimConfig(start=datetime(2019, 1, 1))  # noqa: DTZ001
+
+
+def test_simulated_instants_are_whole_milliseconds_as_kafka_keeps_them():
+    for at, _, record in _events(days=0.2):
+        assert at.microsecond % 1000 == 0
+        assert all(v.microsecond % 1000 == 0 for v in record.values() if isinstance(v, datetime))
