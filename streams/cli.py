@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     _simulate_parser(sub)
     _decide_parser(sub)
     _worker_parser(sub)
+    w = sub.add_parser("watch", help="print a live summary of what flows (events in, decisions out, holds open)")
+    w.add_argument("--every", type=float, default=5.0, help="seconds between summary lines (default 5)")
+    w.set_defaults(handler=_watch)
     rules = sub.add_parser("check-rules", help="load and validate the rule book")
     rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
     rules.set_defaults(handler=_check_rules)
@@ -286,6 +289,13 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()
+    return 0
+
+
+def _watch(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.watch import watch
+
+    watch(settings.kafka_client_config(), _codec(settings), args.every, lambda line: print(line, flush=True))
     return 0
 
 

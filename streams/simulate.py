@@ -255,7 +255,9 @@ class _Booking:
     def _release(self, release_at: datetime, ice_authority: str | None = None) -> None:
         reason = _pick(self.rng, self.fig["release_reasons"])
         self.emit(release_at, "ReleaseBecameDue", reason=reason, release_at=release_at, case_ref=None)
-        out = release_at + timedelta(minutes=self.rng.uniform(10, 180))
+        delay = self.fig["release_processing_minutes"]
+        window = delay["late"] if self.rng.random() < delay["late_share"] else delay["usual"]
+        out = release_at + timedelta(minutes=self.rng.uniform(*window))
         if ice_authority is not None:
             self.emit(out, "Transferred", destination="IMMIGRATION_AUTHORITY", agency="ICE ERO",
                       authority=ice_authority)

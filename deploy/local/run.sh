@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the main job on this machine. Starts the local Kafka broker (unless one already runs), creates
-# the topics, and streams simulated California jail traffic into them, showing what flows. Ctrl-C stops
+# the topics, starts the case processor, streams simulated California jail traffic, and prints a live summary. Ctrl-C stops
 # everything this script started, and nothing else. DT_BROKER_PORT, DT_CONTROLLER_PORT and DT_BROKER_HOME move
 # the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic.
 set -euo pipefail
@@ -29,10 +29,18 @@ echo "$out"
 case "$out" in *"already running"*) ;; *) started_broker=1 ;; esac
 $dt topics create | sed 's/^/  /'
 
+mkdir -p .local
+export DT_WEB_PORT=${DT_WEB_PORT:-6066}
+$dt worker >>.local/worker.log 2>&1 &
+children+=($!)
+echo "case processor started (log .local/worker.log, http://127.0.0.1:$DT_WEB_PORT)"
+
 speed=${DT_SIM_SPEED:-300}
 backfill=${DT_SIM_BACKFILL_DAYS:-1}
 echo "simulating California jail traffic: ${backfill} day(s) of history at once, then ${speed}x real time"
-echo "(progress below; Ctrl-C stops everything this command started)"
-$dt simulate --backfill-days "$backfill" --speed "$speed" --seed "${DT_SIM_SEED:-1}" &
+$dt simulate --backfill-days "$backfill" --speed "$speed" --seed "${DT_SIM_SEED:-1}" --quiet &
+children+=($!)
+echo "live summary every 5 s (Ctrl-C stops everything this command started):"
+$dt watch --every 5 &
 children+=($!)
 wait "${children[@]}"

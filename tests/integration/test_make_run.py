@@ -1,6 +1,7 @@
 """`make run`'s script: broker, topics and simulated traffic flowing; Ctrl-C stops everything it started."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -12,11 +13,20 @@ from tests.support.kafka import wait_until
 ROOT = Path(__file__).parents[2]
 
 
+def _decisions_flowing(text: str) -> bool:
+    """A summary line that counts events in and decisions out, both above zero."""
+    for match in re.finditer(r"\] in ([\d,]+) \| decisions ([\d,]+)", text):
+        if int(match.group(1).replace(",", "")) > 0 and int(match.group(2).replace(",", "")) > 0:
+            return True
+    return False
+
+
 def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path):
     port, controller = free_port(), free_port()
     home = tmp_path / "broker"
     env = {**os.environ, "DT_BROKER_PORT": str(port), "DT_CONTROLLER_PORT": str(controller),
-           "DT_BROKER_HOME": str(home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.05"}
+           "DT_BROKER_HOME": str(home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.05",
+           "DT_WEB_PORT": str(free_port()), "DT_DATA_DIR": str(tmp_path / "worker")}
     env.pop("DT_BOOTSTRAP_SERVERS", None)
     log = tmp_path / "run.log"
     with open(log, "w") as out:
@@ -24,8 +34,8 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path):
                                 stderr=subprocess.STDOUT, start_new_session=True)
     broker = LocalBroker(home=home, port=port, controller_port=controller)
     try:
-        wait_until(lambda: "sim 20" in log.read_text() and "events" in log.read_text(), timeout=180,
-                   describe=f"simulated events flowing (log: {log})")
+        wait_until(lambda: _decisions_flowing(log.read_text()), timeout=240,
+                   describe=f"decisions flowing in the live summary (log: {log})")
         text = log.read_text()
         assert "created  dt.jail.bookings (6 partitions)" in text
         assert broker.pid() is not None
@@ -42,14 +52,15 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path):
 def test_run_leaves_a_broker_it_did_not_start_running(broker, tmp_path):
     env = {**os.environ, "DT_BROKER_PORT": str(broker.port), "DT_CONTROLLER_PORT": str(broker.controller_port),
            "DT_BROKER_HOME": str(broker.home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.01",
-           "DT_TOPIC_PREFIX": f"run{int(time.time())}."}
+           "DT_TOPIC_PREFIX": f"run{int(time.time())}.", "DT_WEB_PORT": str(free_port()),
+           "DT_DATA_DIR": str(tmp_path / "worker")}
     env.pop("DT_BOOTSTRAP_SERVERS", None)
     log = tmp_path / "run.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(["bash", str(ROOT / "deploy/local/run.sh")], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until(lambda: "already running" in log.read_text() and "sim 20" in log.read_text(), timeout=120,
+        wait_until(lambda: "already running" in log.read_text() and "] in " in log.read_text(), timeout=120,
                    describe=f"the script to reuse the running broker (log: {log})")
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
