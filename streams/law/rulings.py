@@ -111,15 +111,22 @@ def notification(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, pub
         return Ruling(PERMITTED, "notify.no-state-limit", regime)
     if public:
         return Ruling(PERMITTED, "notify.values-public", regime, "the information is already public")
-    barred = prop47_bar(book, facts)
-    if barred:
-        return Ruling(DENIED, "notify.prop47-bar", regime, evidence=(barred,))
-    bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if "NOTIFY" in b.unlocks)
-    if not bases:
-        return Ruling(DENIED, "notify.values-denied", regime)
+    bases = _values_bases(book, facts, regime, at, zone, "NOTIFY", "notify.prop47-bar", "notify.values-denied")
+    if isinstance(bases, Ruling):
+        return bases
     rule_id = "notify.values-probable-cause" if all(b.criterion == "7282.5(b)" for b in bases) \
         else "notify.values-criterion"
     return Ruling(PERMITTED, rule_id, regime, _explain(bases), _evidence(bases))
+
+
+def _values_bases(book: RuleBook, facts: Facts, regime: str, at: datetime, zone: ZoneInfo, kind: str,
+                  barred_rule: str, denied_rule: str) -> Ruling | tuple[Basis, ...]:
+    """Under the Values Act: the Prop 47 bar, else the criteria that unlock `kind`; a denial when none does."""
+    barred = prop47_bar(book, facts)
+    if barred:
+        return Ruling(DENIED, barred_rule, regime, evidence=(barred,))
+    bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if kind in b.unlocks)
+    return bases or Ruling(DENIED, denied_rule, regime)
 
 
 def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicial: tuple[str, ...],
@@ -135,12 +142,10 @@ def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicia
         return Ruling(PERMITTED, "transfer.during-hold" if in_hold else "transfer.at-release", regime)
     if judicial:
         return Ruling(PERMITTED, "transfer.values-judicial", regime, evidence=judicial)
-    barred = prop47_bar(book, facts)
-    if barred:
-        return Ruling(DENIED, "transfer.prop47-bar", regime, evidence=(barred,))
-    bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if "TRANSFER" in b.unlocks)
-    if not bases:
-        return Ruling(DENIED, "transfer.values-denied", regime)
+    bases = _values_bases(book, facts, regime, at, zone, "TRANSFER", "transfer.prop47-bar",
+                          "transfer.values-denied")
+    if isinstance(bases, Ruling):
+        return bases
     return Ruling(PERMITTED, "transfer.values-criterion", regime,
                   _explain(bases) + "; at release, without extending custody", _evidence(bases))
 
