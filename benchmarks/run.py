@@ -8,7 +8,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import decide_bench
+from benchmarks import decide_bench, worker_bench
 from streams import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +35,8 @@ def main() -> None:
     """Run, then write the results down."""
     print("decide: 100k simulated events, 3 runs ...", flush=True)
     results = {"machine": machine(), "decide": decide_bench.measure()}
+    print("worker: 100k simulated events on a backlog, raw aiokafka limit, 100k open cases restored ...", flush=True)
+    results["worker"] = worker_bench.measure()
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "BENCHMARKS.md").write_text(report(results))
     print((ROOT / "BENCHMARKS.md").read_text())
@@ -46,7 +48,7 @@ def _rate(r: dict) -> str:
 
 def report(results: dict) -> str:
     """BENCHMARKS.md from the results."""
-    m, d = results["machine"], results["decide"]
+    m, d, w = results["machine"], results["decide"], results["worker"]
     return f"""# Benchmarks
 
 Written by `make bench` ({m['date']}): {m['cpu']}, {m['cores']} cores, Python {m['python']},
@@ -62,6 +64,21 @@ are shared: compare figures measured in the same run, not across runs.
 |---|---|---|
 | core only: dataclass events through `cases.apply` / `fire` by stream time | {_rate(d['core'])} | >= 50,000 events/s |
 | `detainer-tracker decide`: JSON lines parsed, validated, decided, rendered | {_rate(d['decide_command'])} | - |
+
+## The case processor on Kafka
+
+One run against the local broker (6 partitions): {w['events']:,} simulated statewide events on the four case
+topics, read once by a raw aiokafka consumer that decodes every message with our codec (the limit), then
+processed as a backlog by one `detainer-tracker worker` (at least once, rocksdict store), timed from its start
+until its committed offsets reach the end.
+
+| figure | value |
+|---|---|
+| raw aiokafka consume + decode | {w['raw_aiokafka_consume_decode']:,.0f} events/s |
+| worker on the backlog | {w['worker_backlog']:,.0f} events/s |
+| worker / raw | {w['ratio']:.3f} (target >= 0.5) |
+| {w['open_cases']:,} open cases: a new worker with a wiped data dir restores them and answers a new event \
+| {w['restore_and_answer_seconds']:.1f} s |
 """
 
 
