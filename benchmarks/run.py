@@ -52,8 +52,9 @@ def report(results: dict) -> str:
     return f"""# Benchmarks
 
 Written by `make bench` ({m['date']}): {m['cpu']}, {m['cores']} cores, Python {m['python']},
-detainer-tracker {m['detainer_tracker']}. Each figure is the median of 3 runs, with min and max. The machines
-are shared: compare figures measured in the same run, not across runs.
+detainer-tracker {m['detainer_tracker']}. Decision-core figures are the median of 3 runs, with min and max; the
+Kafka figures come from one run. The machines are shared: compare figures measured in the same run, not
+across runs.
 
 ## The decision core
 
