@@ -301,29 +301,30 @@ def type_name(event: Any) -> str:
     return type(event).__name__
 
 
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _build(cls: type, record: dict[str, Any]) -> Any:
-    hints = _hints(cls)
-    return cls(**{f.name: _convert(hints[f.name], record[f.name])
-                  for f in dataclasses.fields(cls) if f.name in record})
+    return cls(**{name: convert(record[name]) for name, convert in _converters(cls) if name in record})
 
 
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+@functools.cache
+def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
+    """Per field of a dataclass, the function that turns a record value into the field's value (built once)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _converter(hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
-        item = typing.get_args(hint)[0]
-        return tuple(_convert(item, v) for v in value)
+        item = _converter(typing.get_args(hint)[0])
+        return lambda value: None if value is None else tuple(item(v) for v in value)
     if origin in (typing.Union, types.UnionType):
-        inner = next(a for a in typing.get_args(hint) if a is not type(None))
-        return _convert(inner, value)
+        return _converter(next(a for a in typing.get_args(hint) if a is not type(None)))
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value)
+        return lambda value: None if value is None else _build(hint, value)
+    return _identity
+
+
+def _identity(value: Any) -> Any:
     return value
 
 
