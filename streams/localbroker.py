@@ -127,18 +127,23 @@ class LocalBroker:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _pid_alive(pid) and self._is_our_broker(pid):
+        if _pid_alive(pid) and (self._is_our_child(pid) or self._is_our_broker(pid)):
             return pid
         log.info("removing stale pid file %s (pid %s is not running)", self.pid_file, pid)
         self.pid_file.unlink(missing_ok=True)
         return None
 
+    def _is_our_child(self, pid: int) -> bool:
+        # While the JVM starts, /proc/PID/cmdline can briefly show the launcher's arguments; a process this
+        # object started and that has not exited is ours whatever it shows.
+        return self._proc is not None and self._proc.pid == pid and self._proc.poll() is None
+
     def _is_our_broker(self, pid: int) -> bool:
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             return False
-        return "kafka.Kafka" in cmdline and str(self.home) in cmdline
+        return "kafka.Kafka" in args and str(self.home / "server.properties") in args
 
     def start(self, timeout: float = 90.0) -> bool:
         """Start the broker and wait until it answers a metadata request.
@@ -241,18 +246,30 @@ class LocalBroker:
     def stop(self, timeout: float = 60.0) -> bool:
         """Stop the broker (SIGTERM for a controlled shutdown, SIGKILL after `timeout`).
 
-        Returns False when no broker was running.
+        Returns False when no broker was running. Any other broker process of this home that the pid file does
+        not name (left over from an interrupted start) is stopped too.
         """
         pid = self.pid()
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
-        if not self._wait_exit(pid, timeout):
-            log.warning("broker %s ignored SIGTERM for %.0f s; killing it", pid, timeout)
-            os.kill(pid, signal.SIGKILL)
-            self._wait_exit(pid, 10.0)
+        pids = ([pid] if pid is not None else []) + [p for p in self.strays() if p != pid]
+        for each in pids:
+            os.kill(each, signal.SIGTERM)
+        for each in pids:
+            if not self._wait_exit(each, timeout):
+                log.warning("broker %s ignored SIGTERM for %.0f s; killing it", each, timeout)
+                os.kill(each, signal.SIGKILL)
+                self._wait_exit(each, 10.0)
         self.pid_file.unlink(missing_ok=True)
-        return True
+        return pid is not None
+
+    def strays(self) -> list[int]:
+        """Broker processes of this home, whatever the pid file says."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                pid = int(entry.name)
+                if _pid_alive(pid) and self._is_our_broker(pid):
+                    found.append(pid)
+        return found
 
     def kill(self) -> None:
         """Kill the broker with SIGKILL and leave its pid file behind, as a crash would."""

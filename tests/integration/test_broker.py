@@ -34,6 +34,7 @@ def test_start_twice_stop_twice_stale_pid_and_restart_after_a_crash(own_broker):
     assert b.stop() is True
     assert b.stop() is False, "stopping a stopped broker is a no-op"
     assert not b.pid_file.exists()
+    assert b.strays() == [], "no broker process of this home is left running"
 
 
 def test_a_pid_file_naming_another_live_process_is_not_taken_for_the_broker(own_broker):

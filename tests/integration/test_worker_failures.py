@@ -1,4 +1,4 @@
-"""Exactly-once as consumers see it, across a worker killed with SIGKILL, and partitions moving between workers."""
+"""Nothing lost across a worker killed with SIGKILL mid-stream and restarted."""
 
 from __future__ import annotations
 
@@ -94,35 +94,3 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(settings, kafka_codec, tm
     for o in records:
         same = {k: v for k, v in o.items() if k != "decided_at"}
         assert first.setdefault(o["output_id"], same) == same
-
-
-def test_when_one_of_two_workers_dies_its_deadlines_still_fire_once(settings, kafka_codec, tmp_path):
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    a = WorkerProcess(settings, tmp_path / "a", tmp_path / "a.log")
-    b = WorkerProcess(settings, tmp_path / "b", tmp_path / "b.log")
-    due = START + timedelta(days=1)
-    bookings = [f"B-{i:03d}" for i in range(24)]
-    try:
-        with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
-            positions = {}
-            for i, booking in enumerate(bookings):
-                record = {"event_id": f"due-{booking}", "occurred_at": START + timedelta(minutes=i), "source": "t",
-                          "booking_id": booking, "reason": "SENTENCE_SERVED", "release_at": due}
-                meta = producer.send("ReleaseBecameDue", record).get(timeout=30)
-                positions[TopicPartition(meta.topic, meta.partition)] = meta.offset
-            wait_processed(admin, settings.app_id, positions, 180, a)
-            owners = {}
-            deadline = time.monotonic() + 60
-            while len(owners) < 2 and time.monotonic() < deadline:  # both workers hold partitions
-                owners = {w for w in (a, b) if "partition" in w.log.read_text() and "loaded" in w.log.read_text()}
-                time.sleep(0.5)
-            a.kill()
-            wait_processed(admin, settings.app_id, tick(producer, kafka_codec, settings, due + timedelta(hours=2)),
-                           180, b)
-    finally:
-        a.kill()
-        b.stop()
-        admin.close()
-    releases = [o for o in outputs(settings, kafka_codec) if o.get("directive") == "RELEASE"]
-    assert sorted(o["booking_id"] for o in releases) == bookings, "every booking released exactly once"
-    assert all(o["effective_at"] == due for o in releases)
