@@ -133,6 +133,8 @@ def create_app(settings: Settings) -> faust.App:
                                  event.key, event.value, event.headers, datetime.now(UTC))
             for message in result.messages:
                 send(message, msg.partition)
+            for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
+                table[key] = state
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:

@@ -32,6 +32,7 @@ class Result:
 
     messages: list[Encoded] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
+    writes: dict[bytes, bytes] = field(default_factory=dict)
     dead_letter: DeadLetter | None = None
     event_type: str | None = None
 
@@ -85,7 +86,12 @@ class CaseWork:
 
     def handle(self, store: Store, coordinates: Coordinates, key: bytes | None, value: bytes | None,
                headers: Headers, now: datetime) -> Result:
-        """Decode, fire what is due, apply the event, and encode every output (decided at `now`)."""
+        """Decode, fire what is due, apply the event, and encode every output (decided at `now`).
+
+        The store is only read: the new states are returned in `Result.writes`, for the caller to store after
+        it has sent the outputs, so that a crash can repeat an output but never record a state whose outputs
+        were not sent.
+        """
         decoded = self.codec.decode(value, headers, coordinates, key)
         if isinstance(decoded, DeadLetter):
             record = decoded.to_record(self.source, now)
@@ -103,30 +109,31 @@ class CaseWork:
             result.messages.append(self.codec.encode(output.type_name, output.to_record(now), validate=False))
         return result
 
-    def _case(self, store: Store, booking_id: str) -> tuple[cases.Case, tuple[Deadline, ...]]:
-        raw = store.get(booking_id.encode())
+    def _case(self, store: Store, booking_id: str, result: Result) -> tuple[cases.Case, tuple[Deadline, ...]]:
+        key = booking_id.encode()
+        raw = result.writes[key] if key in result.writes else store.get(key)
         return load(raw) if raw is not None else (cases.new_case(booking_id, self.state), ())
 
-    def _save(self, store: Store, p: int, step: cases.Transition, pending: tuple[Deadline, ...]) -> None:
+    def _save(self, result: Result, p: int, step: cases.Transition, pending: tuple[Deadline, ...]) -> None:
         for deadline in step.deadlines:
             heapq.heappush(self._heaps[p], (deadline.due_at, next(self._seq), deadline))
-        store[step.case.booking_id.encode()] = dump(step.case, pending + step.deadlines)
+        result.writes[step.case.booking_id.encode()] = dump(step.case, pending + step.deadlines)
 
     def _apply(self, store: Store, p: int, event: ev.BookingEvent, result: Result) -> None:
-        case, pending = self._case(store, event.booking_id)
+        case, pending = self._case(store, event.booking_id, result)
         step = cases.apply(self.book, case, event)
         if step.case is case:
             return  # a duplicate: nothing changed, nothing to store
         result.outputs.extend(step.outputs)
-        self._save(store, p, step, pending)
+        self._save(result, p, step, pending)
 
     def _fire_due(self, store: Store, p: int, result: Result) -> None:
         heap, now = self._heaps[p], self.stream_time[p]
         while heap and heap[0][0] <= now:
             _, _, deadline = heapq.heappop(heap)
-            case, pending = self._case(store, deadline.booking_id)
+            case, pending = self._case(store, deadline.booking_id, result)
             if deadline not in pending:
                 continue  # already fired before a restart replayed it into the heap
             step = cases.fire(self.book, case, deadline)
             result.outputs.extend(step.outputs)
-            self._save(store, p, step, tuple(d for d in pending if d != deadline))
+            self._save(result, p, step, tuple(d for d in pending if d != deadline))

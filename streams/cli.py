@@ -286,10 +286,34 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_ticker:
         changes["ticker"] = False
     settings = dataclasses.replace(settings, **changes)
+    _discard_state_after_a_crash(settings.data_dir)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            raise
+    (settings.data_dir / CLEAN_STOP).write_text("the worker stopped cleanly; its local tables can be reused\n")
     return 0
+
+
+CLEAN_STOP = "CLEAN_STOP"
+
+
+def _discard_state_after_a_crash(data_dir: Path) -> None:
+    # Local tables are written as events are handled, before their outputs and changelog are sure to be in
+    # Kafka; after a crash they may be ahead of both. Only a clean stop leaves a marker that they can be
+    # trusted; otherwise they are dropped and rebuilt from the changelog.
+    import shutil
+
+    marker = data_dir / CLEAN_STOP
+    if data_dir.exists() and not marker.exists() and any(data_dir.iterdir()):
+        logging.getLogger(__name__).warning("no clean stop recorded in %s: rebuilding tables from the changelog",
+                                            data_dir)
+        shutil.rmtree(data_dir)
+    marker.unlink(missing_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _watch(args: argparse.Namespace, settings: Settings) -> int:
