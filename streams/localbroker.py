@@ -61,6 +61,17 @@ def _pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64 that does not start with '-'.
+
+    Kafka's own ids follow the same rule: the storage tool's argument parser takes a leading '-' for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def ensure_jars(version: str = DEFAULT_KAFKA_VERSION, cache: Path = DEFAULT_JAR_CACHE) -> Path:
     """Return the folder holding Kafka `version`'s runtime jars, downloading them with Maven the first time."""
     libs = cache / f"kafka-{version}"
@@ -189,7 +200,7 @@ class LocalBroker:
     def _format(self, libs: Path, config: Path) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
                          "--ignore-formatted", heap="256m")
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
