@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from streams.admin import admin_client, create_topics
 from streams.codec import Codec, Coordinates
@@ -24,18 +24,10 @@ from streams.produce import EventProducer
 from streams.schemas import SchemaRegistry
 from streams.simulate import SimConfig, Simulator
 from streams.topics import CASE_INPUTS, Topics
+from tests.support.kafka import end_offsets
 from tests.support.worker import WorkerProcess, committed
 
 START = datetime(2019, 6, 2, 7, tzinfo=UTC)
-
-
-def _ends(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
-        return {tp: o for tp, o in consumer.end_offsets(tps).items() if o}
-    finally:
-        consumer.close()
 
 
 async def _raw_rate(bootstrap: str, topics: list[str], codec: Codec, total: int) -> float:
@@ -83,7 +75,7 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
             for _, type_name, record in islice(Simulator(SimConfig(start=START, seed=3)).events(), n):
                 producer.send(type_name, record, validate=False)
         names = [topics.name(t) for t in CASE_INPUTS]
-        ends = _ends(broker.bootstrap, names)
+        ends = end_offsets(broker.bootstrap, names)
         total = sum(ends.values())
         raw = asyncio.run(_raw_rate(broker.bootstrap, names, codec, total))
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -113,7 +105,7 @@ def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Pa
                                               "booking_id": f"OPEN-{i:07d}", "person_id": f"P{i}", "state": "CA",
                                               "county": "Fresno", "facility": "Fresno County Jail", "charges": []},
                           validate=False)
-    ends = _ends(settings.bootstrap_servers, [topics.name("bookings")])
+    ends = end_offsets(settings.bootstrap_servers, [topics.name("bookings")])
     worker = WorkerProcess(settings, root / "restore-1", root / "restore-1.log")
     _wait_done(admin, settings.app_id, ends, worker)
     worker.stop()
@@ -126,7 +118,7 @@ def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Pa
                                            "release_at": due}).get(timeout=30)
         producer.send("Released", {"event_id": "probe-2", "occurred_at": due + timedelta(minutes=1),
                                    "source": "bench", "booking_id": "OPEN-0000000"}).get(timeout=30)
-    ends = _ends(settings.bootstrap_servers, [topics.name("bookings")])
+    ends = end_offsets(settings.bootstrap_servers, [topics.name("bookings")])
     _wait_done(admin, settings.app_id, ends, worker)
     seconds = time.perf_counter() - began
     worker.stop()

@@ -9,15 +9,14 @@ from kafka import KafkaAdminClient, TopicPartition
 
 from streams import clets
 from streams import events as ev
-from streams.codec import Coordinates, Decoded
+from streams.codec import Coordinates
 from streams.decide import Processor, run
 from streams.law import rulebook
 from streams.produce import EventProducer, parse_line
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import read_all
-from tests.support.worker import WorkerProcess, wait_processed
+from tests.support.worker import WorkerProcess, outputs_on_kafka, wait_processed
 
-OUTPUT_TOPICS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
 LIVE_SCENARIOS = [
     "s01_pre_trust_legacy_hold_skips_thanksgiving_and_the_weekend",
     "s02_trust_serious_felony_prior_mlk_weekend_ice_arrives_during_hold",
@@ -53,17 +52,6 @@ def tick_all(feed, settings, at: datetime) -> None:
     for p in range(settings.partitions):
         feed("ClockTicked", {"event_id": f"tick-{p}-{at.isoformat()}", "occurred_at": at, "source": "test",
                              "partition": p}, partition=p)
-
-
-def outputs_on_kafka(settings, codec) -> list[dict]:
-    """Every output on the output topics, decoded, read_committed."""
-    got = []
-    for topic_id in OUTPUT_TOPICS:
-        for m in read_all(settings.bootstrap_servers, codec.topics.name(topic_id)):
-            decoded = codec.decode(m.value, m.headers, Coordinates(m.topic, m.partition, m.offset), m.key)
-            assert isinstance(decoded, Decoded), decoded
-            got.append({"type": decoded.type_name, **decoded.record})
-    return got
 
 
 def _comparable(output: dict) -> tuple:

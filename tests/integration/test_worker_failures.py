@@ -6,19 +6,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from streams import clets
 from streams import events as ev
-from streams.codec import Coordinates
 from streams.decide import Processor, run
 from streams.law import rulebook
 from streams.produce import EventProducer
 from streams.simulate import SimConfig, Simulator
-from tests.support.kafka import read_all
-from tests.support.worker import WorkerProcess, committed, wait_processed
+from tests.support.kafka import end_offsets
+from tests.support.worker import WorkerProcess, committed, outputs_on_kafka, wait_processed
 
-OUTPUTS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
 START = datetime(2019, 6, 2, 7, tzinfo=UTC)
 
 
@@ -27,23 +25,6 @@ def booking_topic_events(codec, n: int) -> list[tuple[str, dict]]:
     bookings = set(codec.topics["bookings"].spec.event_types)
     events = (e for e in Simulator(SimConfig(start=START, seed=11, scale=3)).events() if e[1] in bookings)
     return [(t, r) for _, t, r in islice(events, n)]
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        return consumer.end_offsets(tps)
-    finally:
-        consumer.close()
-
-
-def outputs(settings, codec) -> list[dict]:
-    got = []
-    for topic_id in OUTPUTS:
-        for m in read_all(settings.bootstrap_servers, codec.topics.name(topic_id)):
-            got.append(codec.decode(m.value, m.headers, Coordinates(m.topic, m.partition, m.offset), m.key).record)
-    return got
 
 
 def tick(producer, codec, settings, at: datetime) -> dict[TopicPartition, int]:
@@ -67,7 +48,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(settings, kafka_codec, tm
         for type_name, record in events:
             producer.send(type_name, record, validate=False)
         producer.flush()
-        total = sum(end_offsets(settings.bootstrap_servers, topic).values())
+        total = sum(end_offsets(settings.bootstrap_servers, [topic]).values())
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             done = sum(o for tp, o in committed(admin, settings.app_id).items() if tp.topic == topic)
@@ -78,13 +59,13 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(settings, kafka_codec, tm
         assert done < total, "the worker finished before it could be killed mid-stream"
         worker = WorkerProcess(settings, tmp_path / "data", tmp_path / "run2.log")
         try:
-            positions = {tp: o - 1 for tp, o in end_offsets(settings.bootstrap_servers, topic).items() if o}
+            positions = {tp: o - 1 for tp, o in end_offsets(settings.bootstrap_servers, [topic]).items() if o}
             wait_processed(admin, settings.app_id, positions, 300, worker)
             wait_processed(admin, settings.app_id, tick(producer, kafka_codec, settings, end), 120, worker)
         finally:
             worker.stop()
     admin.close()
-    records = outputs(settings, kafka_codec)
+    records = outputs_on_kafka(settings, kafka_codec)
     got = {o["output_id"] for o in records}
     assert got == expected_ids, (f"missing {len(expected_ids - got)}, unexpected {len(got - expected_ids)} "
                                  f"of {len(expected_ids)}")

@@ -36,20 +36,29 @@ class Message:
     headers: list[tuple[str, bytes]]
 
 
+def _from_beginning(bootstrap: str, topic: str, **config: object) -> KafkaConsumer:
+    """A group-less read_committed consumer assigned to every partition of a topic, at the beginning."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             isolation_level="read_committed", auto_offset_reset="earliest", **config)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    return consumer
+
+
+def _message(r) -> Message:
+    return Message(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, list(r.headers or []))
+
+
 def read_until(bootstrap: str, topic: str, n: int, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
     """Read a topic from the beginning (read_committed) until `n` messages arrived; fail listing what came."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             isolation_level="read_committed", auto_offset_reset="earliest")
+    consumer = _from_beginning(bootstrap, topic)
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
         got: list[Message] = []
         deadline = time.monotonic() + timeout
         while len(got) < n and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                got.extend(Message(tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value,
-                                   list(r.headers or [])) for r in records)
+            for records in consumer.poll(timeout_ms=500).values():
+                got.extend(_message(r) for r in records)
         if len(got) < n:
             raise AssertionError(f"expected {n} message(s) on {topic}, got {len(got)} after {timeout:.0f} s: "
                                  f"{[(m.partition, m.offset, m.key) for m in got][:20]}")
@@ -60,14 +69,18 @@ def read_until(bootstrap: str, topic: str, n: int, timeout: float = DEFAULT_TIME
 
 def read_all(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[Message]:
     """Everything on a topic now (read_committed), stopping after `idle_ms` without a new message."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             isolation_level="read_committed", auto_offset_reset="earliest",
-                             consumer_timeout_ms=idle_ms)
+    consumer = _from_beginning(bootstrap, topic, consumer_timeout_ms=idle_ms)
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        return [Message(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, list(r.headers or []))
-                for r in consumer]
+        return [_message(r) for r in consumer]
+    finally:
+        consumer.close()
+
+
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """The end offset of every non-empty partition of the topics."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or []]
+        return {tp: o for tp, o in consumer.end_offsets(tps).items() if o}
     finally:
         consumer.close()

@@ -12,8 +12,10 @@ from pathlib import Path
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
 
+from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings
 from streams.localbroker import free_port
+from tests.support.kafka import read_all
 
 
 class WorkerProcess:
@@ -75,3 +77,17 @@ def wait_processed(admin: KafkaAdminClient, group: str, positions: dict[TopicPar
             if done.get(tp, -1) <= offset}
     tail = f"\n{worker.tail()}" if worker else ""
     raise AssertionError(f"not processed within {timeout:.0f} s (offset, committed): {late}{tail}")
+
+
+OUTPUT_TOPICS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
+
+
+def outputs_on_kafka(settings: Settings, codec: Codec) -> list[dict]:
+    """Every output on the output topics, decoded (read_committed), each with its `type`."""
+    got = []
+    for topic_id in OUTPUT_TOPICS:
+        for m in read_all(settings.bootstrap_servers, codec.topics.name(topic_id)):
+            decoded = codec.decode(m.value, m.headers, Coordinates(m.topic, m.partition, m.offset), m.key)
+            assert isinstance(decoded, Decoded), decoded
+            got.append({"type": decoded.type_name, **decoded.record})
+    return got
