@@ -3,7 +3,8 @@
 One agent reads every co-partitioned case topic and the clock as raw bytes (so bad input becomes a dead letter
 instead of a crash), keeps each booking's case and pending deadlines in a table on the same partitions, and
 writes the outputs. A timer writes a wall-clock tick to every clock partition about once a second. The agent is
-thin: decode, load, core, send, store, all in `CaseWork`; no law here.
+thin: decode, load, core, send, store, all in `CaseWork`; no law here. A second agent is the CLETS gate: it
+decides each query against the agency registry, which every worker reads whole (`GateWork`, `RegistryReader`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import faust
 from faust.assignor import PartitionAssignor
 from kafka.partitioner.default import murmur2
 
-from streams.casework import CaseWork
+from streams import clets
+from streams.casework import CaseWork, Result
 from streams.codec import Codec, Coordinates, Encoded
 from streams.config import Settings
+from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.schemas import SchemaRegistry
 from streams.topics import CASE_INPUTS, Topics
@@ -103,12 +106,13 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         table_standby_replicas=1,
+        broker_credentials=_credentials(settings),
     )
     names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
     CaseAssignor.case_topic = names[0]
     outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
                for t in topics if t.spec.id in ("decisions", "custody_commands", "violations", "notices",
-                                                "federal_status", "deadletter")}
+                                                "federal_status", "clets_decisions", "deadletter")}
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
     table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
@@ -136,6 +140,8 @@ def create_app(settings: Settings) -> faust.App:
             for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
                 table[key] = state
 
+    _add_gate(app, settings, topics, codec, outputs)
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
         work.forget({tp.partition for tp in revoked})
@@ -153,6 +159,49 @@ def create_app(settings: Settings) -> faust.App:
                 await app.producer.send(message.topic, message.key, message.value, p, None, message.headers)
 
     return app
+
+
+def _credentials(settings: Settings) -> Any:
+    if not settings.secured:
+        return None
+    return faust.SASLCredentials(username=settings.sasl_username, password=settings.sasl_password,
+                                 mechanism=settings.sasl_mechanism)
+
+
+def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, outputs: dict[str, Any]) -> None:
+    """The CLETS gate: an agent over the query topic, the agency registry read whole by every worker."""
+    gate = GateWork(clets.load_rows(), codec, settings.source)
+    deadletter = outputs[topics["deadletter"].name]
+
+    async def dead_letter(result: Result) -> None:
+        for message in result.messages:
+            await deadletter.send(key=message.key, value=message.value, headers=message.headers)
+
+    registry = topics["clets_agreements"]
+    reader = RegistryReader(settings.aiokafka_client_config(), registry.name, registry.partitions, gate, dead_letter)
+    app.gate, app.registry_reader = gate, reader  # type: ignore[attr-defined]
+
+    @app.task
+    async def read_registry() -> None:
+        await reader.run()
+
+    queries = app.topic(topics["clets_queries"].name, key_serializer="raw", value_serializer="raw",
+                        allow_empty=True)
+
+    @app.agent(queries, name="clets-gate", concurrency=1)
+    async def decide_queries(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            await reader.ready.wait()
+            where = Coordinates(msg.topic, msg.partition, msg.offset,
+                                int(msg.timestamp * 1000) if msg.timestamp else None)
+            result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
+            if ruling is not None and ruling.rule_id == clets.UNKNOWN_AGENCY and await reader.catch_up():
+                # the agency may have been registered after this worker last read the registry
+                result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
+            for message in result.messages:
+                outputs[message.topic].send_soon(key=message.key, value=message.value, partition=msg.partition,
+                                                  headers=message.headers)
 
 
 def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) -> None:

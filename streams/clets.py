@@ -24,6 +24,7 @@ PURPOSES = ("CRIMINAL_INVESTIGATION", "IMMIGRATION_ENFORCEMENT", "IMMIGRATION_CR
             "VISA_CERTIFICATION", "NOT_OFFICIAL_BUSINESS", "UNSPECIFIED")
 ACTORS = ("LOCAL_CA", "ICE_ERO", "ICE_HSI", "CBP", "OTHER_FED")
 DATA_CLASSES = ("CRIM_HIST", "DMV", "OTHER")
+UNKNOWN_AGENCY = "clets.unknown-agency"
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _row(path: Path, spec: dict[str, Any]) -> Row:
 def decide(rows: tuple[Row, ...], query: CletsQueryMade, agency: AgencyAgreementRecorded | None) -> CletsRuling:
     """Allow or deny one query, as the law stood at the query's own time (so old queries replay correctly)."""
     if agency is None:
-        return CletsRuling(query.query_id, query.agency_id, "UNKNOWN", "DENIED", "clets.unknown-agency",
+        return CletsRuling(query.query_id, query.agency_id, "UNKNOWN", "DENIED", UNKNOWN_AGENCY,
                            "conservative choice: queries from agencies not in the registry are refused",
                            f"agency {query.agency_id} is not in the agency registry", (query.event_id,),
                            query.occurred_at)

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     _simulate_parser(sub)
     _decide_parser(sub)
     _worker_parser(sub)
+    _agencies_parser(sub)
+    _acl_parser(sub)
     w = sub.add_parser("watch", help="print a live summary of what flows (events in, decisions out, holds open)")
     w.add_argument("--every", type=float, default=5.0, help="seconds between summary lines (default 5)")
     w.set_defaults(handler=_watch)
@@ -89,25 +91,177 @@ def _broker_parser(sub: Any) -> None:
     p.add_argument("--home", type=Path, help="broker folder (default .local/broker in the repository)")
     p.add_argument("--port", type=int, default=9092, help="client port on 127.0.0.1 (default 9092)")
     p.add_argument("--controller-port", type=int, default=9093, help="KRaft controller port (default 9093)")
+    p.add_argument("--secure", action="store_true",
+                   help="SASL/SCRAM and ACLs: a user for `admin` (super user) and each principal of --roles, "
+                        "their credentials written to HOME/credentials/NAME.env (set at the broker's first start)")
+    p.add_argument("--roles", type=Path, help="roles file naming the principals (default deploy/access/roles.yaml)")
     p.set_defaults(handler=_broker)
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.localbroker import DEFAULT_HOME, LocalBroker, ensure_jars
 
-    broker = LocalBroker(home=args.home or DEFAULT_HOME, port=args.port, controller_port=args.controller_port)
+    home = args.home or DEFAULT_HOME
+    users = _local_users(home, settings, args.roles) if args.secure and args.action == "start" else {}
+    broker = LocalBroker(home=home, port=args.port, controller_port=args.controller_port, users=users)
     if args.action == "fetch":
         print(f"Kafka {broker.version} jars in {ensure_jars(broker.version, broker.jar_cache)}")
     elif args.action == "start":
         started = broker.start()
         state = "started" if started else "already running"
         print(f"Kafka {broker.version} {state} at {broker.bootstrap} (pid {broker.pid()}, log {broker.log_file})")
+        if users:
+            print(f"secured: SASL_PLAINTEXT, SCRAM users {', '.join(sorted(users))}; credentials in "
+                  f"{home / 'credentials'} (source one: set -a; . {home / 'credentials'}/NAME.env)")
     elif args.action == "stop":
         print("stopped" if broker.stop() else "not running")
     else:
         pid = broker.pid()
         print(f"running at {broker.bootstrap} (pid {pid})" if pid else "not running")
         return 0 if pid else 3
+    return 0
+
+
+def _local_users(home: Path, settings: Settings, roles: Path | None) -> dict[str, str]:
+    """The SCRAM users of a secured local broker: kept in HOME/credentials, made once with random passwords."""
+    import secrets
+
+    from streams import access
+    from streams.localbroker import ADMIN_USER, SCRAM_MECHANISM
+    from streams.topics import Topics
+
+    plan = access.load(roles or access.DEFAULT_ROLES, Topics(settings), settings.app_id)
+    folder = home / "credentials"
+    formatted = (home / "data" / "meta.properties").exists()
+    if formatted and not folder.is_dir():
+        raise DetainerTrackerError(f"the broker in {home} was first started without --secure; users are made "
+                                   f"when its storage is formatted (stop it and remove {home} to start afresh)")
+    folder.mkdir(parents=True, exist_ok=True)
+    users = {}
+    for name in (ADMIN_USER, *plan.principals):
+        path = folder / f"{name}.env"
+        if path.exists():
+            values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+            users[name] = values["DT_SASL_PASSWORD"]
+            continue
+        if formatted:
+            raise DetainerTrackerError(f"principal {name!r} is new, but the broker in {home} is formatted; "
+                                       f"SCRAM users are made at format time (remove {home} to start afresh)")
+        users[name] = secrets.token_urlsafe(18)
+        path.touch(mode=0o600)
+        path.write_text(f"DT_SECURITY_PROTOCOL=SASL_PLAINTEXT\nDT_SASL_MECHANISM={SCRAM_MECHANISM}\n"
+                        f"DT_SASL_USERNAME={name}\nDT_SASL_PASSWORD={users[name]}\n")
+    return users
+
+
+# --- access control -------------------------------------------------------------------------------------------
+
+
+def _acl_parser(sub: Any) -> None:
+    p = sub.add_parser("acl", help="write the Kafka ACLs of a roles file, or print who can do what",
+                       description="apply: create the ACLs the roles file asks for (idempotent; --prune also "
+                                   "removes ACLs of its principals that it no longer asks for). check: print, "
+                                   "from the ACLs the broker holds, what each principal may read and write, and "
+                                   "where the broker differs from the roles file; exit 1 when it does.")
+    p.add_argument("action", choices=["apply", "check"])
+    p.add_argument("file", nargs="?", type=Path, help="roles file (default deploy/access/roles.yaml)")
+    p.add_argument("--prune", action="store_true", help="apply: remove ACLs of the file's principals not in it")
+    p.set_defaults(handler=_acl)
+
+
+def _acl(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import access
+    from streams.admin import admin_client
+    from streams.topics import Topics
+
+    topics = Topics(settings)
+    plan = access.load(args.file or access.DEFAULT_ROLES, topics, settings.app_id)
+    admin = admin_client(settings.kafka_client_config())
+    try:
+        if args.action == "apply":
+            done = access.apply(admin, plan, prune=args.prune)
+            for grant in done.created:
+                print(f"created  {_grant_text(grant)}")
+            for grant in done.removed:
+                print(f"removed  {_grant_text(grant)}")
+            print(f"{len(done.created)} ACL(s) created, {len(done.removed)} removed, {done.kept} already in place")
+            return 0
+        have = access.current(admin)
+    finally:
+        admin.close()
+    have = frozenset(g for g in have if g.name.startswith(plan.prefix))  # this deployment's resources only
+    principals = sorted({*plan.principal_names, *(g.principal for g in have)})
+    width = max(len(t.name) for t in topics)
+    print(f"{'principal':<22} {'topic':<{width}}  may")
+    for principal, topic, can in access.matrix(have, principals, [t.name for t in topics]):
+        if can != "-":
+            print(f"{principal:<22} {topic:<{width}}  {can}")
+    for principal in principals:
+        groups = sorted(g.name + ("*" if g.pattern == "PREFIXED" else "") for g in have
+                        if g.principal == principal and g.resource_type == "GROUP" and g.operation == "READ")
+        if groups:
+            print(f"{principal:<22} consumer groups {', '.join(groups)}")
+    missing, extra = plan.grants - have, {g for g in have - plan.grants if plan.owns(g)}
+    for grant in sorted(missing):
+        print(f"MISSING on the broker: {_grant_text(grant)}")
+    for grant in sorted(extra):
+        print(f"NOT in the roles file: {_grant_text(grant)}")
+    print("the broker's ACLs match the roles file" if not (missing or extra)
+          else f"{len(missing)} missing, {len(extra)} not in the file (acl apply [--prune] fixes it)")
+    return EXIT_REJECTED if missing or extra else 0
+
+
+def _grant_text(grant: Any) -> str:
+    star = "*" if grant.pattern == "PREFIXED" else ""
+    return f"{grant.principal} {grant.operation} {grant.resource_type} {grant.name}{star}"
+
+
+# --- agency registry ------------------------------------------------------------------------------------------
+
+
+def _agencies_parser(sub: Any) -> None:
+    p = sub.add_parser("agencies", help="keep the CLETS agency registry (a compacted topic) from a file, or list it",
+                       description="load: produce the entries of a YAML file that are new or changed (loading "
+                                   "the same file twice writes nothing); entries are never deleted, an agency "
+                                   "that loses access gets revoked_at. list: print the registry.")
+    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("file", nargs="?", type=Path, help="load: YAML file with an `agencies:` list "
+                                                     "(example: deploy/agencies.yaml)")
+    p.add_argument("--dry-run", action="store_true", help="load: say what would change, produce nothing")
+    p.set_defaults(handler=_agencies)
+
+
+def _agencies(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import agencies
+    from streams.produce import EventProducer
+
+    codec = _codec(settings)
+    topic = codec.topics["clets_agreements"].name
+    registry = agencies.read_registry(settings.kafka_client_config(), codec, topic)
+    if args.action == "list":
+        for agency_id, r in sorted(registry.items()):
+            signed = r["agreement_signed_at"].date().isoformat() if r["agreement_signed_at"] else "-"
+            revoked = r["revoked_at"].date().isoformat() if r["revoked_at"] else "-"
+            print(f"{agency_id:<12} {r['kind']:<10} access {'yes' if r['clets_access'] else 'no ':<3} "
+                  f"agreement {signed:<10} revoked {revoked:<10} {r['name']}")
+        print(f"{len(registry)} agencies in {topic}")
+        return 0
+    if args.file is None:
+        raise DetainerTrackerError("agencies load needs a FILE")
+    entries = agencies.read_file(args.file, codec, settings.source, datetime.now(UTC))
+    plan = agencies.plan(entries, registry)
+    if not args.dry_run and plan.to_send:
+        with EventProducer(settings.kafka_client_config(), codec) as producer:
+            for record in plan.to_send:
+                producer.send(agencies.TYPE, record)
+    verb = "would send" if args.dry_run else "sent"
+    for record in plan.added:
+        print(f"{verb} new      {record['agency_id']} ({record['kind']}) {record['name']}")
+    for record in plan.changed:
+        print(f"{verb} changed  {record['agency_id']} ({record['kind']}) {record['name']}")
+    if plan.only_in_registry:
+        print(f"in the registry, not in the file (left as they are): {', '.join(plan.only_in_registry)}")
+    print(f"{len(plan.added)} new, {len(plan.changed)} changed, {len(plan.unchanged)} unchanged")
     return 0
 
 

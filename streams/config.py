@@ -9,7 +9,7 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from streams.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT")
+SASL_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]*$")
 
 
@@ -44,6 +46,11 @@ ENVIRONMENT: dict[str, Setting] = {
                                    "only with events and ticks written by others (replays, tests)"),
     "commit_interval": Setting("DT_COMMIT_INTERVAL", "seconds between the worker's commits (default 1.0)"),
     "web_port": Setting("DT_WEB_PORT", "the worker's HTTP port (health, metrics), default 6066"),
+    "security_protocol": Setting("DT_SECURITY_PROTOCOL", "PLAINTEXT (default) or SASL_PLAINTEXT (SCRAM users, "
+                                                         "ACLs: see README, Access control)"),
+    "sasl_mechanism": Setting("DT_SASL_MECHANISM", "SCRAM-SHA-256 (default) or SCRAM-SHA-512"),
+    "sasl_username": Setting("DT_SASL_USERNAME", "the Kafka principal this process authenticates as"),
+    "sasl_password": Setting("DT_SASL_PASSWORD", "its password (never printed)"),
     "source": Setting("DT_SOURCE", "name this process writes into the `source` of events it makes "
                                    "(default detainer-tracker@HOST)"),
 }
@@ -65,6 +72,10 @@ class Settings:
     ticker: bool = True
     web_port: int = 6066
     commit_interval: float = 1.0
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-256"
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
     source: str = f"detainer-tracker@{socket.gethostname()}"
 
     def __post_init__(self) -> None:
@@ -89,6 +100,15 @@ class Settings:
             raise ConfigError(f"commit_interval must be in (0, 60] seconds, got {self.commit_interval}")
         if not 0 < self.web_port < 65536:
             raise ConfigError(f"web_port must be a TCP port, got {self.web_port} (DT_WEB_PORT)")
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(f"security_protocol must be one of {', '.join(SECURITY_PROTOCOLS)}, got "
+                              f"{self.security_protocol!r} (DT_SECURITY_PROTOCOL)")
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            raise ConfigError(f"sasl_mechanism must be one of {', '.join(SASL_MECHANISMS)}, got "
+                              f"{self.sasl_mechanism!r} (DT_SASL_MECHANISM)")
+        if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
+            raise ConfigError(f"{self.security_protocol} needs a user name and a password "
+                              "(DT_SASL_USERNAME, DT_SASL_PASSWORD)")
         if not Path(self.schemas_dir).is_dir():
             raise ConfigError(f"schemas_dir {self.schemas_dir} is not a folder (DT_SCHEMAS_DIR)")
 
@@ -97,9 +117,26 @@ class Settings:
         """The case processor's Faust app id, also its consumer group and the prefix of its changelogs."""
         return f"{self.topic_prefix}case-processor"
 
+    @property
+    def secured(self) -> bool:
+        """True when clients authenticate (SASL)."""
+        return self.security_protocol != "PLAINTEXT"
+
+    def security_config(self) -> dict[str, Any]:
+        """How a client authenticates; the same keyword names serve kafka-python and aiokafka."""
+        if not self.secured:
+            return {}
+        return {"security_protocol": self.security_protocol, "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username, "sasl_plain_password": self.sasl_password}
+
     def kafka_client_config(self) -> dict[str, Any]:
         """Settings every kafka-python client of ours gets."""
-        return {"bootstrap_servers": self.bootstrap_servers, "bootstrap_timeout_ms": self.connect_timeout * 1000}
+        return {"bootstrap_servers": self.bootstrap_servers, "bootstrap_timeout_ms": self.connect_timeout * 1000,
+                **self.security_config()}
+
+    def aiokafka_client_config(self) -> dict[str, Any]:
+        """Settings every aiokafka client of ours gets."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.security_config()}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

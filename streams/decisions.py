@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from streams.errors import DisclosureError
 from streams.law.rulebook import RuleBook
 
 DECISION = "Decision"
@@ -19,6 +20,14 @@ COMMAND = "CustodyCommand"
 VIOLATION = "Violation"
 NOTICE = "TruthActNotice"
 STATUS = "StatusFact"
+
+#: Everything the status-only feed (dt.federal.status) may carry: who, the citizenship or immigration status,
+#: and the audit fields every output has. 8 U.S.C. 1373 and Gov. Code 7284.6(e) make status shareable; release
+#: dates, addresses, charges and booking details are not status (United States v. California, 921 F.3d 865,
+#: 891) and never go on this feed. The StatusFact schema has exactly these fields (a test holds them equal).
+STATUS_FEED_FIELDS = ("output_id", "booking_id", "person_id", "status", "effective_at", "decided_at", "regime",
+                      "rule_id", "citation", "evidence")
+STATUS_VALUES = ("US_CITIZEN", "LAWFUL_PERMANENT_RESIDENT", "OTHER_LAWFUL_STATUS", "NO_LAWFUL_STATUS", "UNKNOWN")
 
 
 @dataclass(frozen=True)
@@ -48,13 +57,34 @@ class Output:
 
     def to_record(self, decided_at: datetime) -> dict[str, Any]:
         """The Avro record of the output's schema, with the emission time."""
+        if self.type_name == STATUS:
+            return status_record(self, decided_at)
         record: dict[str, Any] = {
             "output_id": self.output_id, "booking_id": self.booking_id, "effective_at": self.effective_at,
             "decided_at": decided_at, "regime": self.regime, "rule_id": self.rule_id, "citation": self.citation,
-            "evidence": list(self.evidence), **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail}}
-        if self.type_name != STATUS:
-            record["reason"] = self.reason
+            "evidence": list(self.evidence), **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail},
+            "reason": self.reason}
         return record
+
+
+def status_record(output: Output, decided_at: datetime) -> dict[str, Any]:
+    """The one way onto the status-only feed: a StatusFact record of the permitted fields, or DisclosureError.
+
+    Built field by field from the permitted set, never by copying the output, so nothing else can ride along;
+    an output that carries anything but the person and the status is refused outright.
+    """
+    detail = dict(output.detail)
+    if output.type_name != STATUS or set(detail) != {"person_id", "status"}:
+        raise DisclosureError(f"{output.type_name} for {output.booking_id} carries {sorted(detail)}; the status feed "
+                              "takes a person and a status, nothing else (8 U.S.C. 1373; Gov. Code 7284.6(e))")
+    if detail["status"] not in STATUS_VALUES:
+        raise DisclosureError(f"{detail['status']!r} is not a citizenship or immigration status")
+    record = {"output_id": output.output_id, "booking_id": output.booking_id, "person_id": str(detail["person_id"]),
+              "status": detail["status"], "effective_at": output.effective_at, "decided_at": decided_at,
+              "regime": output.regime, "rule_id": output.rule_id, "citation": output.citation,
+              "evidence": list(output.evidence)}
+    assert tuple(record) == STATUS_FEED_FIELDS
+    return record
 
 
 def instant_key(value: Any) -> str:

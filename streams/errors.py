@@ -31,3 +31,7 @@ class RuleBookError(DetainerTrackerError):
 
 class KafkaUnavailable(DetainerTrackerError):
     """Kafka could not be reached or refused a request."""
+
+
+class DisclosureError(DetainerTrackerError):
+    """An output would disclose what the law does not allow on its feed (e.g. more than status on the 1373 feed)."""

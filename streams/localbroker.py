@@ -12,6 +12,7 @@ import base64
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from streams.errors import BrokerError
 
@@ -30,6 +32,10 @@ DEFAULT_KAFKA_VERSION = "4.4.0"
 DEFAULT_HOME = REPO_ROOT / ".local" / "broker"
 DEFAULT_JAR_CACHE = REPO_ROOT / ".local" / "jars"
 LOG_TAIL_LINES = 30
+#: The super user of a secured local broker; it creates topics and writes the ACLs.
+ADMIN_USER = "admin"
+SCRAM_MECHANISM = "SCRAM-SHA-256"
+_USER_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +116,28 @@ class LocalBroker:
     jar_cache: Path = DEFAULT_JAR_CACHE
     heap: str = "768m"
     extra_properties: dict[str, str] = field(default_factory=dict)
+    #: SCRAM users (name -> password). When given, the client listener is SASL_PLAINTEXT and the KRaft
+    #: StandardAuthorizer applies ACLs; ADMIN_USER must be among them (the super user that sets the ACLs).
+    users: dict[str, str] = field(default_factory=dict, repr=False)
     _proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
     def bootstrap(self) -> str:
         """The bootstrap address clients use."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secured(self) -> bool:
+        """True when clients must authenticate and ACLs apply."""
+        return bool(self.users)
+
+    def client_config(self, user: str = ADMIN_USER) -> dict[str, Any]:
+        """kafka-python (and aiokafka) keywords to reach this broker, as `user` when it is secured."""
+        config: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
+        if self.secured:
+            config.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism=SCRAM_MECHANISM,
+                          sasl_plain_username=user, sasl_plain_password=self.users[user])
+        return config
 
     @property
     def pid_file(self) -> Path:
@@ -184,11 +206,38 @@ class LocalBroker:
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         template = Template((DEPLOY_DIR / "server.properties.in").read_text())
         text = template.substitute(port=self.port, controller_port=self.controller_port,
-                                   data_dir=self.home / "data")
+                                   data_dir=self.home / "data", listener=self._listener,
+                                   security=self._security_properties())
         extra = "".join(f"{k}={v}\n" for k, v in sorted(self.extra_properties.items()))
         config = self.home / "server.properties"
         config.write_text(text + ("\n# extra\n" + extra if extra else ""))
         return config
+
+    @property
+    def _listener(self) -> str:
+        return "SASL_PLAINTEXT" if self.secured else "PLAINTEXT"
+
+    def _security_properties(self) -> str:
+        if not self.secured:
+            return ""
+        if ADMIN_USER not in self.users:
+            raise BrokerError(f"a secured broker needs the user {ADMIN_USER!r}, who sets the ACLs")
+        for name in self.users:
+            if not _USER_RE.match(name):
+                raise BrokerError(f"user name {name!r}: use letters, digits, '.', '_' or '-'")
+            if not _USER_RE.match(self.users[name]):
+                raise BrokerError(f"the password of {name!r} may hold only letters, digits, '.', '_' and '-'")
+        password = self.users[ADMIN_USER].replace("\\", "\\\\").replace('"', '\\"')
+        return ("\n# Secured: SCRAM users (created at format time) and the KRaft authorizer. The controller listener\n"
+                "# stays PLAINTEXT on loopback; its principal (ANONYMOUS) is a super user, as is the admin.\n"
+                f"sasl.enabled.mechanisms={SCRAM_MECHANISM}\n"
+                f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}\n"
+                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config="
+                f"org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{ADMIN_USER}" password="{password}";\n'
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+                f"super.users=User:{ADMIN_USER};User:ANONYMOUS\n"
+                "allow.everyone.if.no.acl.found=false\n")
 
     def _java(self, libs: Path, *args: str, heap: str | None = None) -> list[str]:
         java_home = os.environ.get("JAVA_HOME")
@@ -201,8 +250,10 @@ class LocalBroker:
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = new_cluster_id()
+        scram = [arg for name, password in sorted(self.users.items())
+                 for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")]
         cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
-                         "--ignore-formatted", heap="256m")
+                         "--ignore-formatted", *scram, heap="256m")
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(f"formatting KRaft storage in {self.home / 'data'} failed:\n"
@@ -229,9 +280,8 @@ class LocalBroker:
                 if pid is None:
                     raise BrokerError(f"the broker exited during start-up\n{self.describe_logs()}")
                 with contextlib.suppress(Exception):
-                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000,
-                                             bootstrap_timeout_ms=2000,
-                                             client_id="detainer-tracker-readiness")
+                    admin = KafkaAdminClient(**self.client_config(), request_timeout_ms=5000,
+                                             bootstrap_timeout_ms=2000, client_id="detainer-tracker-readiness")
                     try:
                         if admin.describe_cluster().get("brokers"):
                             return

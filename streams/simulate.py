@@ -132,6 +132,25 @@ class Simulator:
                 for at, type_name, record in booking.timeline():
                     self._push(at, type_name, record)
                 t += rng.expovariate(rate)
+        self._clets_queries(day, start, seconds)
+
+    def _clets_queries(self, day: date, start: datetime, seconds: float) -> None:
+        fig = self.profile.figures.get("clets")
+        if not fig or self.config.counties:  # the gate's traffic is statewide, not a county's
+            return
+        rng = random.Random(f"{self.config.seed}:clets:{day.isoformat()}")
+        rate = fig["queries_per_day"] * self.config.scale / 86400.0
+        t, n = rng.expovariate(rate), 0
+        while t < seconds:
+            n += 1
+            at = _millis(start + timedelta(seconds=t))
+            query_id = f"Q-{day:%Y%m%d}-{n:05d}"
+            self._push(at, "CletsQueryMade", {
+                "event_id": query_id, "occurred_at": at, "source": SOURCE, "query_id": query_id,
+                "agency_id": _pick(rng, fig["agencies"]), "user_id": f"U{rng.randrange(1, 500):04d}",
+                "purpose": _pick(rng, fig["purposes"]), "data_class": _pick(rng, fig["data_classes"]),
+                "subject_ref": f"P{rng.getrandbits(40):012x}"})
+            t += rng.expovariate(rate)
 
 
 def _local_midnight(day: date) -> datetime:

@@ -29,6 +29,7 @@ class Summary:
     directives: Counter = field(default_factory=Counter)
     violations: Counter = field(default_factory=Counter)
     dead_letters: int = 0
+    clets: Counter = field(default_factory=Counter)
     holds: set[str] = field(default_factory=set)
     due: dict[str, datetime] = field(default_factory=dict)
     latest: datetime | None = None
@@ -48,6 +49,8 @@ class Summary:
             self.violations[r["kind"]] += 1
         elif t == "DeadLetter":
             self.dead_letters += 1
+        elif t == "CletsDecision":
+            self.clets[r["outcome"]] += 1
         else:
             self._input(t, r)
 
@@ -70,14 +73,15 @@ class Summary:
         return (f"[{when}] in {self.events_in:,} | decisions {sum(self.decisions.values()):,} ({top}) | "
                 f"releases {self.directives['RELEASE']:,} transfers {self.directives['TRANSFER_TO_IMMIGRATION']:,}"
                 f" | holds open {len(self.holds)} | releases due next hour {soon} | violations "
-                f"{sum(self.violations.values())} | dead letters {self.dead_letters}")
+                f"{sum(self.violations.values())} | CLETS denied {self.clets['DENIED']:,} of "
+                f"{sum(self.clets.values()):,} | dead letters {self.dead_letters}")
 
 
 def watch(client_config: dict[str, Any], codec: Codec, every: float, report: Callable[[str], None],
           stop_after: float | None = None) -> Summary:
     """Read inputs and outputs from the beginning, reporting a line every `every` seconds until interrupted."""
     topics = [codec.topics.name(t) for t in (*CASE_INPUTS, "decisions", "custody_commands", "violations",
-                                             "deadletter")]
+                                             "clets_decisions", "deadletter")]
     consumer = KafkaConsumer(client_id="detainer-tracker-watch", group_id=None, enable_auto_commit=False,
                              auto_offset_reset="earliest", isolation_level="read_committed", **client_config)
     summary = Summary()

@@ -2,14 +2,23 @@
 # `make run`: the main job on this machine. Starts the local Kafka broker (unless one already runs), creates
 # the topics, starts the case processor, streams simulated California jail traffic, and prints a live summary. Ctrl-C stops
 # everything this script started, and nothing else. DT_BROKER_PORT, DT_CONTROLLER_PORT and DT_BROKER_HOME move
-# the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic.
+# the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic. DT_SECURE=1 runs
+# the broker secured (SASL/SCRAM users, ACLs from deploy/access/roles.yaml) and every process as its principal.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dt=.venv/bin/detainer-tracker
 
 port=${DT_BROKER_PORT:-9092}
-broker=(--home "${DT_BROKER_HOME:-.local/broker}" --port "$port" --controller-port "${DT_CONTROLLER_PORT:-9093}")
+home=${DT_BROKER_HOME:-.local/broker}
+broker=(--home "$home" --port "$port" --controller-port "${DT_CONTROLLER_PORT:-9093}")
 export DT_BOOTSTRAP_SERVERS=${DT_BOOTSTRAP_SERVERS:-127.0.0.1:$port}
+secure=${DT_SECURE:-0}
+
+# as PRINCIPAL COMMAND...: run a command as that Kafka principal (secured), or as is (not secured)
+as() {
+  local who=$1; shift
+  if [ "$secure" = 1 ]; then (set -a; . "$home/credentials/$who.env"; set +a; exec "$@"); else "$@"; fi
+}
 
 started_broker=0
 children=()
@@ -24,23 +33,29 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-out=$($dt broker start "${broker[@]}")
+if [ "$secure" = 1 ]; then start=(--secure); else start=(); fi
+out=$($dt broker start "${broker[@]}" "${start[@]}")
 echo "$out"
 case "$out" in *"already running"*) ;; *) started_broker=1 ;; esac
-$dt topics create | sed 's/^/  /'
+as admin $dt topics create | sed 's/^/  /'
+if [ "$secure" = 1 ]; then
+  as admin $dt acl apply | tail -1 | sed 's/^/  /'
+  echo "  principals: jail (simulator), registrar, worker, dashboard, auditor (summary), federal; see $dt acl check"
+fi
+as registrar $dt agencies load deploy/agencies.yaml | tail -1 | sed 's/^/  agency registry: /'
 
 mkdir -p .local
 export DT_WEB_PORT=${DT_WEB_PORT:-6066}
-$dt worker >>.local/worker.log 2>&1 &
+as worker $dt worker >>.local/worker.log 2>&1 &
 children+=($!)
 echo "case processor started (log .local/worker.log, http://127.0.0.1:$DT_WEB_PORT)"
 
 speed=${DT_SIM_SPEED:-300}
 backfill=${DT_SIM_BACKFILL_DAYS:-1}
 echo "simulating California jail traffic: ${backfill} day(s) of history at once, then ${speed}x real time"
-$dt simulate --backfill-days "$backfill" --speed "$speed" --seed "${DT_SIM_SEED:-1}" --quiet &
+as jail $dt simulate --backfill-days "$backfill" --speed "$speed" --seed "${DT_SIM_SEED:-1}" --quiet &
 children+=($!)
 echo "live summary every 5 s (Ctrl-C stops everything this command started):"
-$dt watch --every 5 &
+as auditor $dt watch --every 5 &
 children+=($!)
 wait "${children[@]}"

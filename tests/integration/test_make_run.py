@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from streams.localbroker import LocalBroker, free_port
 from tests.support.kafka import wait_until
 
@@ -21,12 +23,17 @@ def _decisions_flowing(text: str) -> bool:
     return False
 
 
-def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path):
+def _clets_decided(text: str) -> bool:
+    return any(int(m.group(1).replace(",", "")) > 0 for m in re.finditer(r"CLETS denied [\d,]+ of ([\d,]+)", text))
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "secured"])
+def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, secure):
     port, controller = free_port(), free_port()
     home = tmp_path / "broker"
     env = {**os.environ, "DT_BROKER_PORT": str(port), "DT_CONTROLLER_PORT": str(controller),
            "DT_BROKER_HOME": str(home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.05",
-           "DT_WEB_PORT": str(free_port()), "DT_DATA_DIR": str(tmp_path / "worker")}
+           "DT_WEB_PORT": str(free_port()), "DT_DATA_DIR": str(tmp_path / "worker"), "DT_SECURE": str(int(secure))}
     env.pop("DT_BOOTSTRAP_SERVERS", None)
     log = tmp_path / "run.log"
     with open(log, "w") as out:
@@ -34,10 +41,14 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path):
                                 stderr=subprocess.STDOUT, start_new_session=True)
     broker = LocalBroker(home=home, port=port, controller_port=controller)
     try:
-        wait_until(lambda: _decisions_flowing(log.read_text()), timeout=240,
-                   describe=f"decisions flowing in the live summary (log: {log})")
+        wait_until(lambda: _decisions_flowing(log.read_text()) and _clets_decided(log.read_text()), timeout=240,
+                   describe=f"decisions and CLETS decisions flowing in the live summary (log: {log})")
         text = log.read_text()
         assert "created  dt.jail.bookings (6 partitions)" in text
+        assert "agency registry: 7 new, 0 changed, 0 unchanged" in text
+        if secure:
+            assert "secured: SASL_PLAINTEXT" in text and "ACL(s) created" in text
+            assert (home / "credentials" / "worker.env").stat().st_mode & 0o077 == 0
         assert broker.pid() is not None
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         assert proc.wait(timeout=90) is not None

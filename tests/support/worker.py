@@ -22,13 +22,13 @@ class WorkerProcess:
     """One worker subprocess with its own data dir and log."""
 
     def __init__(self, settings: Settings, data_dir: Path, log: Path, ticker: bool = False,
-                 guarantee: str = "at_least_once") -> None:
+                 guarantee: str = "at_least_once", env: dict[str, str] | None = None) -> None:
         self.settings, self.data_dir, self.log = settings, data_dir, log
         env = {**os.environ, "DT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
                "DT_TOPIC_PREFIX": settings.topic_prefix, "DT_PARTITIONS": str(settings.partitions),
                "DT_DATA_DIR": str(data_dir), "DT_WEB_PORT": str(free_port()), "DT_TICKER": "1" if ticker else "0",
                "DT_COMMIT_INTERVAL": "0.2", "DT_SOURCE": f"worker-{data_dir.name}",
-               "DT_PROCESSING_GUARANTEE": guarantee}
+               "DT_PROCESSING_GUARANTEE": guarantee, **(env or {})}
         with open(log, "ab") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
                                          env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -43,3 +43,16 @@ def test_every_setting_is_documented_in_help_and_readme():
     for setting in ENVIRONMENT.values():
         assert setting.env in environment_help()
         assert setting.env in readme, f"{setting.env} missing from README.md"
+
+
+def test_sasl_needs_a_user_and_a_password_and_clients_get_them():
+    with pytest.raises(ConfigError, match="DT_SASL_USERNAME"):
+        Settings.from_env({"DT_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
+    with pytest.raises(ConfigError, match="DT_SECURITY_PROTOCOL"):
+        Settings.from_env({"DT_SECURITY_PROTOCOL": "SSL"})
+    s = Settings.from_env({"DT_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "DT_SASL_USERNAME": "worker",
+                           "DT_SASL_PASSWORD": "pw"})
+    assert s.kafka_client_config()["sasl_plain_username"] == "worker"
+    assert s.aiokafka_client_config()["sasl_mechanism"] == "SCRAM-SHA-256"
+    assert "pw" not in repr(s)
+    assert "sasl_plain_password" not in Settings().kafka_client_config()

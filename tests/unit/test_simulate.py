@@ -35,7 +35,7 @@ def test_every_booking_starts_with_its_booking_record():
     for _, type_name, record in _events():
         if type_name == "BookingRecorded":
             seen.add(record["booking_id"])
-        else:
+        elif "booking_id" in record:
             assert record["booking_id"] in seen, f"{type_name} before its booking"
 
 
@@ -90,3 +90,15 @@ def test_simulated_instants_are_whole_milliseconds_as_kafka_keeps_them():
     for at, _, record in _events(days=0.2):
         assert at.microsecond % 1000 == 0
         assert all(v.microsecond % 1000 == 0 for v in record.values() if isinstance(v, datetime))
+
+
+def test_clets_queries_come_statewide_from_the_registry_example_and_a_stranger(codec):
+    from streams.access import REPO_ROOT
+    from streams.agencies import read_file
+
+    queries = [r for _, t, r in _events() if t == "CletsQueryMade"]
+    assert 150 < len(queries) < 350  # 240 a day
+    known = {r["agency_id"] for r in read_file(REPO_ROOT / "deploy" / "agencies.yaml", codec, "t", START)}
+    used = {q["agency_id"] for q in queries}
+    assert used - known == {"CA9999999"} and len(used & known) >= 5
+    assert len({q["query_id"] for q in queries}) == len(queries)

@@ -1,0 +1,137 @@
+"""The CLETS gate's step, independent of Faust: registry entries and queries in, decisions out.
+
+Every worker reads the whole agency registry (a small compacted topic) into memory; queries are decided by the
+pure gate (streams.clets) as the law stood at each query's own time. A message that cannot be read becomes a
+dead letter with its reason and coordinates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from streams import clets
+from streams import events as ev
+from streams.casework import Result
+from streams.codec import Codec, Coordinates, DeadLetter, Headers
+
+log = logging.getLogger(__name__)
+
+
+class GateWork:
+    """The agency registry this worker has read, and the gate's rows."""
+
+    def __init__(self, rows: tuple[clets.Row, ...], codec: Codec, source: str) -> None:
+        """Bind the gate's rows, the codec and the name written into dead letters."""
+        self.rows, self.codec, self.source = rows, codec, source
+        self.registry: dict[str, ev.AgencyAgreementRecorded] = {}
+
+    def _decode(self, coordinates: Coordinates, key: bytes | None, value: bytes | None, headers: Headers,
+                now: datetime) -> ev.Event | Result:
+        decoded = self.codec.decode(value, headers, coordinates, key)
+        if isinstance(decoded, DeadLetter):
+            record = decoded.to_record(self.source, now)
+            return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
+        return ev.from_record(decoded.type_name, decoded.record)
+
+    def record_agency(self, coordinates: Coordinates, key: bytes | None, value: bytes | None, headers: Headers,
+                      now: datetime) -> Result:
+        """Take one registry entry (the latest entry of an agency replaces the one before)."""
+        event = self._decode(coordinates, key, value, headers, now)
+        if isinstance(event, Result):
+            return event
+        assert isinstance(event, ev.AgencyAgreementRecorded)
+        self.registry[event.agency_id] = event
+        return Result(event_type="AgencyAgreementRecorded")
+
+    def knows(self, agency_id: str) -> bool:
+        """True when the registry has an entry for the agency."""
+        return agency_id in self.registry
+
+    def handle_query(self, coordinates: Coordinates, key: bytes | None, value: bytes | None, headers: Headers,
+                     now: datetime) -> tuple[Result, clets.CletsRuling | None]:
+        """Decide one query (decided at `now`); the ruling is returned too, for the counters."""
+        event = self._decode(coordinates, key, value, headers, now)
+        if isinstance(event, Result):
+            return event, None
+        assert isinstance(event, ev.CletsQueryMade)
+        ruling = clets.decide(self.rows, event, self.registry.get(event.agency_id))
+        message = self.codec.encode("CletsDecision", ruling.to_record(now), validate=False)
+        return Result([message], event_type="CletsQueryMade"), ruling
+
+
+class RegistryReader:
+    """Reads the whole registry topic into a GateWork, from the beginning and then as it grows (no group).
+
+    `ready` is set once everything the topic held at start has been read; `catch_up()` waits until what the
+    topic holds now has been read (the gate calls it before refusing an agency it does not know).
+    """
+
+    def __init__(self, client_config: dict[str, Any], topic: str, partitions: int, gate: GateWork,
+                 dead_letter: Callable[[Result], Awaitable[None]]) -> None:
+        """Bind the client settings, the topic and its partitions, the gate to fill, where dead letters go."""
+        self.client_config, self.topic, self.partitions = client_config, topic, partitions
+        self.gate, self.dead_letter = gate, dead_letter
+        self.ready = asyncio.Event()
+        self._consumer: Any = None
+        self._positions: dict[Any, int] = {}
+        self._progress = asyncio.Condition()
+
+    async def run(self) -> None:
+        """Read for as long as the worker runs."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                    client_id="detainer-tracker-registry", **self.client_config)
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            if self.topic not in await consumer.topics():
+                raise RuntimeError(f"the agency registry topic {self.topic} does not exist "
+                                   "(run `detainer-tracker topics create`)")
+            partitions = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            start_ends = await consumer.end_offsets(partitions)
+            self._positions = {tp: 0 for tp in partitions}
+            if not any(start_ends.values()):
+                self.ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for r in records:
+                        result = self.gate.record_agency(Coordinates(r.topic, r.partition, r.offset, r.timestamp),
+                                                         r.key, r.value, list(r.headers or []), datetime.now(UTC))
+                        if result.dead_letter is not None:
+                            await self.dead_letter(result)
+                for tp in partitions:
+                    self._positions[tp] = await consumer.position(tp)
+                if not self.ready.is_set() and all(self._positions[tp] >= end for tp, end in start_ends.items()):
+                    log.info("agency registry: %d agencies read from %s", len(self.gate.registry), self.topic)
+                    self.ready.set()
+                async with self._progress:
+                    self._progress.notify_all()
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def catch_up(self, timeout: float = 10.0) -> bool:
+        """Wait until everything the registry topic holds now has been read; False when that took too long."""
+        await self.ready.wait()
+        consumer = self._consumer
+        if consumer is None:
+            return False
+        ends = await consumer.end_offsets(list(self._positions))
+
+        def done() -> bool:
+            return all(self._positions.get(tp, 0) >= end for tp, end in ends.items())
+
+        try:
+            async with self._progress:
+                await asyncio.wait_for(self._progress.wait_for(done), timeout)
+        except TimeoutError:
+            return False
+        return True

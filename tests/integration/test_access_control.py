@@ -1,0 +1,175 @@
+"""A secured broker (SASL/SCRAM, StandardAuthorizer) with the ACLs of deploy/access/roles.yaml: each principal
+may do what its role says and is refused the rest; the real worker runs as its principal."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaAdminClient
+
+from streams import access
+from streams.admin import admin_client, create_topics
+from streams.cli import main
+from streams.codec import Codec, Coordinates, Decoded
+from streams.config import Settings
+from streams.localbroker import ADMIN_USER, LocalBroker, free_port
+from streams.produce import EventProducer, parse_line
+from streams.topics import Topics
+from tests.scenarios.loader import CASES, load
+from tests.support.access import may_read, may_write, read
+from tests.support.worker import WorkerProcess
+
+PLAN_FILE = access.DEFAULT_ROLES
+CASE_INPUT_IDS = ("bookings", "biometrics", "detainers", "court")
+OUTPUT_IDS = ("decisions", "custody_commands", "violations", "notices", "federal_status", "clets_decisions")
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory) -> Iterator[LocalBroker]:
+    """A secured broker with a SCRAM user for admin and every principal of the shipped roles file."""
+    principals = access.load(PLAN_FILE, Topics(Settings()), Settings().app_id).principals
+    users = {name: secrets.token_urlsafe(12) for name in (ADMIN_USER, *principals)}
+    b = LocalBroker(home=tmp_path_factory.mktemp("kafka-secured"), port=free_port(), controller_port=free_port(),
+                    users=users)
+    b.start()
+    yield b
+    b.stop()
+
+
+def _settings(broker: LocalBroker, user: str, prefix: str) -> Settings:
+    return Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix, partitions=3,
+                    security_protocol="SASL_PLAINTEXT", sasl_username=user, sasl_password=broker.users[user])
+
+
+@pytest.fixture
+def prefix(secured) -> str:
+    """A topic prefix of this test's own; its topics created by admin and the roles file's ACLs applied."""
+    name = f"s{uuid.uuid4().hex[:8]}."
+    settings = _settings(secured, ADMIN_USER, name)
+    admin = admin_client(settings.kafka_client_config())
+    try:
+        create_topics(admin, Topics(settings))
+        access.apply(admin, access.load(PLAN_FILE, Topics(settings), settings.app_id))
+    finally:
+        admin.close()
+    return name
+
+
+def _cli(settings: Settings, *args: str) -> int:
+    env = {"DT_SECURITY_PROTOCOL": settings.security_protocol, "DT_SASL_USERNAME": settings.sasl_username,
+           "DT_SASL_PASSWORD": settings.sasl_password}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        return main(["--bootstrap-servers", settings.bootstrap_servers, "--topic-prefix", settings.topic_prefix,
+                     "--partitions", str(settings.partitions), *args])
+
+
+def test_the_federal_partner_reads_the_status_feed_and_nothing_else(secured, prefix):
+    topics = Topics(_settings(secured, ADMIN_USER, prefix))
+    federal = secured.client_config("federal")
+    assert may_write(secured.client_config("worker"), topics.name("federal_status"))  # something to read
+    assert len(read(federal, topics.name("federal_status"))) == 1
+    for t in topics:
+        if t.spec.id != "federal_status":
+            assert not may_read(federal, t.name), f"the federal partner could read {t.name}"
+    for t in topics:
+        assert not may_write(federal, t.name), f"the federal partner could write {t.name}"
+
+
+def test_a_jail_producer_writes_its_inputs_and_reads_nothing(secured, prefix):
+    topics = Topics(_settings(secured, ADMIN_USER, prefix))
+    jail = secured.client_config("jail")
+    for topic_id in (*CASE_INPUT_IDS, "clets_queries"):
+        assert may_write(jail, topics.name(topic_id)), f"the jail could not write {topic_id}"
+    for topic_id in ("decisions", "federal_status", "bookings", "clets_agreements"):
+        assert not may_read(jail, topics.name(topic_id)), f"the jail could read {topic_id}"
+    for topic_id in ("decisions", "custody_commands", "clock", "clets_agreements"):
+        assert not may_write(jail, topics.name(topic_id)), f"the jail could write {topic_id}"
+
+
+def test_dashboards_and_auditors_read_and_never_write(secured, prefix):
+    topics = Topics(_settings(secured, ADMIN_USER, prefix))
+    dashboard, auditor = secured.client_config("dashboard"), secured.client_config("auditor")
+    for topic_id in OUTPUT_IDS:
+        assert may_read(dashboard, topics.name(topic_id)) and may_read(auditor, topics.name(topic_id))
+    assert not may_read(dashboard, topics.name("bookings"))
+    assert may_read(auditor, topics.name("bookings"))
+    for topic_id in ("decisions", "bookings"):
+        assert not may_write(dashboard, topics.name(topic_id)) and not may_write(auditor, topics.name(topic_id))
+
+
+def test_acl_apply_is_idempotent_and_check_reports_what_each_may_do(secured, prefix, capsys):
+    admin_settings = _settings(secured, ADMIN_USER, prefix)
+    assert _cli(admin_settings, "acl", "apply") == 0
+    assert "0 ACL(s) created, 0 removed" in capsys.readouterr().out
+    assert _cli(admin_settings, "acl", "check") == 0
+    out = capsys.readouterr().out
+    assert "the broker's ACLs match the roles file" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("User:")]
+    assert [r for r in rows if r[0] == "User:federal"] == [
+        ["User:federal", prefix + "federal.status", "read"],
+        ["User:federal", "consumer", "groups", prefix + "federal-partner-*"]]
+    assert ["User:jail", prefix + "jail.bookings", "write"] in rows
+    assert not [r for r in rows if r[0] == "User:jail" and "read" in r[2:]]
+    assert ["User:worker", prefix + "federal.status", "write"] in rows
+    # a principal without ACL-writing rights cannot change them
+    assert _cli(_settings(secured, "worker", prefix), "acl", "apply") == 2
+    # a roles file that grants less: check says so; apply --prune takes the extra grants away
+    narrower = PLAN_FILE.read_text().replace("  federal: [federal-partner]\n", "")
+    path = secured.home / f"{prefix}roles.yaml"
+    path.write_text(narrower.replace("read: [federal_status]", "read: []"))
+    capsys.readouterr()
+    assert _cli(admin_settings, "acl", "apply", str(path), "--prune") == 0
+    assert "0 created, 0 removed" in capsys.readouterr().out.replace(" ACL(s)", "")  # federal: not its principal
+    original = PLAN_FILE.read_text()
+    path.write_text(original.replace("    read: [federal_status]\n", "    read: []\n"))
+    assert _cli(admin_settings, "acl", "check", str(path)) == 1
+    assert "NOT in the roles file: User:federal READ TOPIC " + prefix + "federal.status" in capsys.readouterr().out
+    assert _cli(admin_settings, "acl", "apply", str(path), "--prune") == 0
+    assert not may_read(secured.client_config("federal"), prefix + "federal.status")
+
+
+def test_the_worker_runs_as_its_principal(secured, prefix, registry, tmp_path):
+    """The real worker, as `worker`, decides a scenario the jail produced; the federal partner sees the status."""
+    worker_settings = _settings(secured, "worker", prefix)
+    codec = Codec(registry, Topics(worker_settings))
+    scenario = load(CASES / "s32_values_act_status_may_be_shared_release_date_may_not.yaml")
+    lines = [parse_line(i, line, codec) for i, line in enumerate(scenario.jsonl().splitlines(), 1)]
+    env = {"DT_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "DT_SASL_USERNAME": "worker",
+           "DT_SASL_PASSWORD": secured.users["worker"]}
+    worker = WorkerProcess(worker_settings, tmp_path / "w", tmp_path / "worker.log", env=env)
+    federal = secured.client_config("federal")
+
+    def status_facts(n: int) -> list:
+        for _ in range(60):
+            records = read(federal, codec.topics.name("federal_status"), timeout=5)
+            if len(records) >= n or worker.proc.poll() is not None:
+                return records
+        return records
+
+    try:
+        # one event at a time: they sit on two topics, and the worker does not order events across topics
+        with EventProducer(_settings(secured, "jail", prefix).kafka_client_config(), codec) as producer:
+            for n, line in enumerate(lines, 1):
+                producer.send(line.type_name, line.record).get(timeout=30)
+                records = status_facts(n)
+                assert len(records) == n, worker.tail()
+        facts = []
+        for r in records:
+            decoded = codec.decode(r.value, list(r.headers), Coordinates(r.topic, r.partition, r.offset), r.key)
+            assert isinstance(decoded, Decoded)
+            facts.append(decoded.record)
+        assert {f["status"] for f in facts} == {"LAWFUL_PERMANENT_RESIDENT"}
+        assert all(set(f) == {"output_id", "booking_id", "person_id", "status", "effective_at", "decided_at",
+                              "regime", "rule_id", "citation", "evidence"} for f in facts)
+    finally:
+        worker.stop()
+    admin = KafkaAdminClient(**secured.client_config())
+    try:
+        assert admin.list_group_offsets(worker_settings.app_id)  # it committed, as its own group
+    finally:
+        admin.close()
