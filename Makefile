@@ -27,15 +27,17 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages: kcat is the independent Kafka client the tests read our output with; the broker needs a
-# Java 17+ runtime and Maven fetches its jars.
+# Java 17+ runtime and Maven fetches its jars; Prometheus (with promtool) checks and runs the alert rules and
+# evaluates the dashboards' queries.
 system-deps:
 	@missing=""; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn  >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 jars: venv system-deps

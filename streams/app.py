@@ -10,12 +10,14 @@ decides each query against the agency registry, which every worker reads whole (
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from faust.assignor import PartitionAssignor
 from kafka.partitioner.default import murmur2
+from prometheus_client import CollectorRegistry, generate_latest
 
 from streams import clets
 from streams.casework import CaseWork, Result
@@ -23,11 +25,13 @@ from streams.codec import Codec, Coordinates, Encoded
 from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
+from streams.metrics import Metrics
 from streams.schemas import SchemaRegistry
 from streams.topics import CASE_INPUTS, Topics
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
+GAUGE_SECONDS = 2.0
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -98,7 +102,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         web_port=settings.web_port,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
         autodiscover=False,
         broker_commit_interval=settings.commit_interval,
         PartitionAssignor=CaseAssignor,
@@ -118,6 +122,8 @@ def create_app(settings: Settings) -> faust.App:
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
     app.work = work  # type: ignore[attr-defined]
     app.cases_table = table  # type: ignore[attr-defined]
+    metrics = app.metrics = _metrics(codec)  # type: ignore[attr-defined]
+    topic_ids = {t.name: t.spec.id for t in topics}
 
     def send(message: Encoded, partition: int) -> None:
         # Queued, not awaited: every write of one event (table changelog and outputs) is queued in the same
@@ -132,15 +138,39 @@ def create_app(settings: Settings) -> faust.App:
         async for event in stream.events():
             msg = event.message
             _ensure_loaded(work, table, msg.partition, settings.partitions)
+            now = datetime.now(UTC)
             result = work.handle(table, Coordinates(msg.topic, msg.partition, msg.offset,
                                                     int(msg.timestamp * 1000) if msg.timestamp else None),
-                                 event.key, event.value, event.headers, datetime.now(UTC))
+                                 event.key, event.value, event.headers, now)
             for message in result.messages:
                 send(message, msg.partition)
             for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
                 table[key] = state
+            appended = datetime.fromtimestamp(msg.timestamp, UTC) if msg.timestamp else None
+            metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), appended)
+            _count_lag(app, metrics, msg, topic_ids)
 
-    _add_gate(app, settings, topics, codec, outputs)
+    @app.timer(GAUGE_SECONDS, name="case-gauges")
+    async def gauges() -> None:
+        metrics.set_gauges(work.gauges())
+        metrics.partitions.set(work.partitions_owned())
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
+
+    recovery_started: list[float] = []
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app_: Any, assigned: Any, **_: Any) -> None:
+        recovery_started[:] = [time.monotonic()]
+
+    @app.on_rebalance_complete.connect
+    async def on_rebalanced(app_: Any, **_: Any) -> None:
+        if recovery_started:
+            metrics.recovery.set(time.monotonic() - recovery_started.pop())
+
+    _add_gate(app, settings, topics, codec, outputs, metrics)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
@@ -168,17 +198,39 @@ def _credentials(settings: Settings) -> Any:
                                  mechanism=settings.sasl_mechanism)
 
 
-def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, outputs: dict[str, Any]) -> None:
+def _metrics(codec: Codec) -> Metrics:
+    def symbols(type_name: str, field: str) -> list[str]:
+        spec = next(f for f in codec.registry.latest(type_name).raw["fields"] if f["name"] == field)
+        return list(spec["type"]["symbols"])
+
+    return Metrics(CollectorRegistry(), symbols("DeadLetter", "reason_code"), symbols("Violation", "kind"))
+
+
+def _count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:
+    """Messages behind the end of the partition the message came from (the high watermark the fetch saw)."""
+    try:
+        highwater = app.consumer.highwater(msg.tp)
+    except (AttributeError, KeyError):
+        return
+    if highwater is not None:
+        metrics.lag.labels(topic_ids.get(msg.topic, "unknown"), str(msg.partition)).set(
+            max(highwater - msg.offset - 1, 0))
+
+
+def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, outputs: dict[str, Any],
+              metrics: Metrics) -> None:
     """The CLETS gate: an agent over the query topic, the agency registry read whole by every worker."""
     gate = GateWork(clets.load_rows(), codec, settings.source)
     deadletter = outputs[topics["deadletter"].name]
 
     async def dead_letter(result: Result) -> None:
+        metrics.gate_step(result, None)
         for message in result.messages:
             await deadletter.send(key=message.key, value=message.value, headers=message.headers)
 
     registry = topics["clets_agreements"]
     reader = RegistryReader(settings.aiokafka_client_config(), registry.name, registry.partitions, gate, dead_letter)
+    topic_ids = {t.name: t.spec.id for t in topics}
     app.gate, app.registry_reader = gate, reader  # type: ignore[attr-defined]
 
     @app.task
@@ -202,6 +254,8 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
             for message in result.messages:
                 outputs[message.topic].send_soon(key=message.key, value=message.value, partition=msg.partition,
                                                   headers=message.headers)
+            metrics.gate_step(result, ruling)
+            _count_lag(app, metrics, msg, topic_ids)
 
 
 def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) -> None:

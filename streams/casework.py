@@ -13,7 +13,7 @@ import itertools
 import pickle
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams import cases
@@ -23,6 +23,7 @@ from streams.decisions import Deadline, Output
 from streams.law.rulebook import RuleBook
 
 STATE_VERSION = 1
+HOUR = timedelta(hours=1)
 Store = MutableMapping[bytes, Any]
 
 
@@ -35,6 +36,38 @@ class Result:
     writes: dict[bytes, bytes] = field(default_factory=dict)
     dead_letter: DeadLetter | None = None
     event_type: str | None = None
+    event: ev.Event | None = None
+    #: the outputs that deadlines fired (a subset of `outputs`), for the lateness metric
+    fired: list[Output] = field(default_factory=list)
+    #: the county of each booking the step touched, for the metrics' county label
+    counties: dict[str, str] = field(default_factory=dict)
+    #: bookings that left custody in this step after a release deadline: True when later than the deadline plus
+    #: the rule book's grace period (the same measure as the OVERDUE_RELEASE violation)
+    left_late: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the gauges need of one case: in custody or not, and the instants that matter."""
+
+    in_custody: bool
+    hold_until: datetime | None
+    release_deadline: datetime | None
+
+    @classmethod
+    def of(cls, case: cases.Case) -> Standing:
+        """The standing of a case."""
+        return cls(case.left_custody is None, case.hold_until, case.release_deadline)
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """Cases in custody, holds in force, releases due within the hour and overdue, each by its partition's time."""
+
+    open_cases: int = 0
+    active_holds: int = 0
+    releases_due_next_hour: int = 0
+    releases_overdue: int = 0
 
 
 def dump(case: cases.Case, pending: tuple[Deadline, ...]) -> bytes:
@@ -58,13 +91,19 @@ class CaseWork:
         self.book, self.codec, self.source, self.state = book, codec, source, state
         self.stream_time: dict[int, datetime] = {}
         self._heaps: dict[int, list[tuple[datetime, int, Deadline]]] = {}
+        self._standing: dict[int, dict[str, Standing]] = {}
         self._seq = itertools.count()
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop in-memory state of partitions this worker no longer owns (rebuilt if they come back)."""
         for p in partitions:
             self._heaps.pop(p, None)
+            self._standing.pop(p, None)
             self.stream_time.pop(p, None)
+
+    def partitions_owned(self) -> int:
+        """How many partitions' deadlines are loaded."""
+        return len(self._heaps)
 
     def has_partition(self, partition: int) -> bool:
         """True when the partition's deadlines are loaded."""
@@ -73,12 +112,31 @@ class CaseWork:
     def load_partition(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> int:
         """Rebuild a partition's deadline heap from its cases in the store; returns how many are pending."""
         heap: list[tuple[datetime, int, Deadline]] = []
-        for _, raw in items:
-            _, pending = load(raw)
+        standing = self._standing.setdefault(partition, {})
+        for key, raw in items:
+            case, pending = load(raw)
             heap.extend((d.due_at, next(self._seq), d) for d in pending)
+            standing[key.decode()] = Standing.of(case)
         heapq.heapify(heap)
         self._heaps[partition] = heap
         return len(heap)
+
+    def gauges(self) -> Gauges:
+        """The case gauges over every partition this worker owns, each judged by its own stream time."""
+        open_cases = holds = due = overdue = 0
+        for p, standing in self._standing.items():
+            now = self.stream_time.get(p)
+            for s in standing.values():
+                if not s.in_custody:
+                    continue
+                open_cases += 1
+                if now is None:
+                    continue
+                holds += s.hold_until is not None and s.hold_until > now
+                if s.release_deadline is not None:
+                    due += now <= s.release_deadline < now + HOUR
+                    overdue += s.release_deadline < now
+        return Gauges(open_cases, holds, due, overdue)
 
     def pending(self, partition: int) -> int:
         """Deadlines pending on a partition."""
@@ -97,7 +155,7 @@ class CaseWork:
             record = decoded.to_record(self.source, now)
             return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
         event = ev.from_record(decoded.type_name, decoded.record)
-        result = Result(event_type=decoded.type_name)
+        result = Result(event_type=decoded.type_name, event=event)
         p = coordinates.partition
         self._heaps.setdefault(p, [])
         if p not in self.stream_time or event.occurred_at > self.stream_time[p]:
@@ -115,6 +173,8 @@ class CaseWork:
         return load(raw) if raw is not None else (cases.new_case(booking_id, self.state), ())
 
     def _save(self, result: Result, p: int, step: cases.Transition, pending: tuple[Deadline, ...]) -> None:
+        self._standing.setdefault(p, {})[step.case.booking_id] = Standing.of(step.case)
+        result.counties[step.case.booking_id] = step.case.facts.county or "unknown"
         for deadline in step.deadlines:
             heapq.heappush(self._heaps[p], (deadline.due_at, next(self._seq), deadline))
         result.writes[step.case.booking_id.encode()] = dump(step.case, pending + step.deadlines)
@@ -124,6 +184,9 @@ class CaseWork:
         step = cases.apply(self.book, case, event)
         if step.case is case:
             return  # a duplicate: nothing changed, nothing to store
+        if case.left_custody is None and step.case.left_custody is not None and case.release_deadline is not None:
+            grace = timedelta(minutes=self.book.overdue_grace_minutes)
+            result.left_late[case.booking_id] = event.occurred_at > case.release_deadline + grace
         result.outputs.extend(step.outputs)
         self._save(result, p, step, pending)
 
@@ -136,4 +199,5 @@ class CaseWork:
                 continue  # already fired before a restart replayed it into the heap
             step = cases.fire(self.book, case, deadline)
             result.outputs.extend(step.outputs)
+            result.fired.extend(step.outputs)
             self._save(result, p, step, tuple(d for d in pending if d != deadline))

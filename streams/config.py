@@ -45,7 +45,9 @@ ENVIRONMENT: dict[str, Setting] = {
     "ticker": Setting("DT_TICKER", "1 (default): write a clock tick to every partition each second; 0: time moves "
                                    "only with events and ticks written by others (replays, tests)"),
     "commit_interval": Setting("DT_COMMIT_INTERVAL", "seconds between the worker's commits (default 1.0)"),
-    "web_port": Setting("DT_WEB_PORT", "the worker's HTTP port (health, metrics), default 6066"),
+    "web_port": Setting("DT_WEB_PORT", "the worker's HTTP port (/metrics for Prometheus), default 6066"),
+    "web_bind": Setting("DT_WEB_BIND", "the address the worker's HTTP port listens on (default 127.0.0.1; "
+                                       "0.0.0.0 in containers)"),
     "security_protocol": Setting("DT_SECURITY_PROTOCOL", "PLAINTEXT (default) or SASL_PLAINTEXT (SCRAM users, "
                                                          "ACLs: see README, Access control)"),
     "sasl_mechanism": Setting("DT_SASL_MECHANISM", "SCRAM-SHA-256 (default) or SCRAM-SHA-512"),
@@ -71,6 +73,7 @@ class Settings:
     processing_guarantee: str = "at_least_once"
     ticker: bool = True
     web_port: int = 6066
+    web_bind: str = "127.0.0.1"
     commit_interval: float = 1.0
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "SCRAM-SHA-256"

@@ -2,7 +2,8 @@
 # `make run`: the main job on this machine. Starts the local Kafka broker (unless one already runs), creates
 # the topics, starts the case processor, streams simulated California jail traffic, and prints a live summary. Ctrl-C stops
 # everything this script started, and nothing else. DT_BROKER_PORT, DT_CONTROLLER_PORT and DT_BROKER_HOME move
-# the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic. DT_SECURE=1 runs
+# the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic; DT_WEB_PORT is the
+# worker's metrics port and DT_PROMETHEUS_PORT Prometheus's (when installed). DT_SECURE=1 runs
 # the broker secured (SASL/SCRAM users, ACLs from deploy/access/roles.yaml) and every process as its principal.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,7 +49,21 @@ mkdir -p .local
 export DT_WEB_PORT=${DT_WEB_PORT:-6066}
 as worker $dt worker >>.local/worker.log 2>&1 &
 children+=($!)
-echo "case processor started (log .local/worker.log, http://127.0.0.1:$DT_WEB_PORT)"
+echo "case processor started (log .local/worker.log); metrics at http://127.0.0.1:$DT_WEB_PORT/metrics"
+
+# Prometheus with our alert rules, scraping the worker (when the machine has it: `make test` installs it)
+prom_port=${DT_PROMETHEUS_PORT:-9090}
+if command -v prometheus >/dev/null 2>&1; then
+  mkdir -p .local/prometheus
+  sed -e "s|127.0.0.1:6066|127.0.0.1:$DT_WEB_PORT|" -e "s|^  - alerts.yml|  - $PWD/deploy/prometheus/alerts.yml|" \
+    deploy/prometheus/prometheus.yml >.local/prometheus/prometheus.yml
+  prometheus --config.file=.local/prometheus/prometheus.yml --storage.tsdb.path=.local/prometheus/data \
+    --web.listen-address=127.0.0.1:$prom_port >.local/prometheus/prometheus.log 2>&1 &
+  children+=($!)
+  echo "Prometheus with the alert rules at http://127.0.0.1:$prom_port (alerts: /alerts; log .local/prometheus/prometheus.log)"
+else
+  echo "Prometheus is not installed (apt-get install prometheus); the metrics are still at the address above"
+fi
 
 speed=${DT_SIM_SPEED:-300}
 backfill=${DT_SIM_BACKFILL_DAYS:-1}

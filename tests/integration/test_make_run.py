@@ -5,6 +5,8 @@ import re
 import signal
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,8 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, sec
     home = tmp_path / "broker"
     env = {**os.environ, "DT_BROKER_PORT": str(port), "DT_CONTROLLER_PORT": str(controller),
            "DT_BROKER_HOME": str(home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.05",
-           "DT_WEB_PORT": str(free_port()), "DT_DATA_DIR": str(tmp_path / "worker"), "DT_SECURE": str(int(secure))}
+           "DT_WEB_PORT": str(free_port()), "DT_DATA_DIR": str(tmp_path / "worker"), "DT_SECURE": str(int(secure)),
+           "DT_PROMETHEUS_PORT": str(free_port())}
     env.pop("DT_BOOTSTRAP_SERVERS", None)
     log = tmp_path / "run.log"
     with open(log, "w") as out:
@@ -46,6 +49,13 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, sec
         text = log.read_text()
         assert "created  dt.jail.bookings (6 partitions)" in text
         assert "agency registry: 7 new, 0 changed, 0 unchanged" in text
+        metrics_url = re.search(r"metrics at (http://\S+/metrics)", text).group(1)
+        with urllib.request.urlopen(metrics_url, timeout=10) as response:
+            assert b"dt_events_consumed_total{" in response.read()
+        prometheus = re.search(r"Prometheus with the alert rules at (http://\S+) ", text).group(1)
+        query = urllib.parse.urlencode({"query": 'up{job="detainer-tracker-worker"}'})
+        wait_until(lambda: '"1"]' in urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}").read().decode(),
+                   timeout=60, describe="Prometheus scraping the worker")
         if secure:
             assert "secured: SASL_PLAINTEXT" in text and "ACL(s) created" in text
             assert (home / "credentials" / "worker.env").stat().st_mode & 0o077 == 0
@@ -64,6 +74,7 @@ def test_run_leaves_a_broker_it_did_not_start_running(broker, tmp_path):
     env = {**os.environ, "DT_BROKER_PORT": str(broker.port), "DT_CONTROLLER_PORT": str(broker.controller_port),
            "DT_BROKER_HOME": str(broker.home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.01",
            "DT_TOPIC_PREFIX": f"run{int(time.time())}.", "DT_WEB_PORT": str(free_port()),
+           "DT_PROMETHEUS_PORT": str(free_port()),
            "DT_DATA_DIR": str(tmp_path / "worker")}
     env.pop("DT_BOOTSTRAP_SERVERS", None)
     log = tmp_path / "run.log"

@@ -24,9 +24,10 @@ class WorkerProcess:
     def __init__(self, settings: Settings, data_dir: Path, log: Path, ticker: bool = False,
                  guarantee: str = "at_least_once", env: dict[str, str] | None = None) -> None:
         self.settings, self.data_dir, self.log = settings, data_dir, log
+        self.web_port = free_port()
         env = {**os.environ, "DT_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
                "DT_TOPIC_PREFIX": settings.topic_prefix, "DT_PARTITIONS": str(settings.partitions),
-               "DT_DATA_DIR": str(data_dir), "DT_WEB_PORT": str(free_port()), "DT_TICKER": "1" if ticker else "0",
+               "DT_DATA_DIR": str(data_dir), "DT_WEB_PORT": str(self.web_port), "DT_TICKER": "1" if ticker else "0",
                "DT_COMMIT_INTERVAL": "0.2", "DT_SOURCE": f"worker-{data_dir.name}",
                "DT_PROCESSING_GUARANTEE": guarantee, **(env or {})}
         with open(log, "ab") as out:

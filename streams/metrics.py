@@ -1,0 +1,136 @@
+"""The worker's Prometheus metrics, in one place, created against an injected registry.
+
+Names carry their unit (`_seconds`, `_messages`, `_total` for counters) and labels are bounded: topic ids, event
+types, decision kinds, outcomes, regimes, rule ids, counties, reason codes, agency kinds. Never a booking,
+person, query or agency id. Label values known in advance (dead-letter reasons, violation kinds) start at zero, so
+dashboards and alerts see a series before the first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+from streams.casework import Gauges, Result
+from streams.clets import CletsRuling
+from streams.decisions import COMMAND, DECISION, NOTICE, VIOLATION, Output
+
+#: Hold lengths: a TRUST Act or federal hold lasts at most 48 hours, but excluding weekends and holidays can
+#: stretch it to five days; so buckets from one hour to a week, dense around the 48-hour limit.
+HOLD_BUCKETS = tuple(h * 3600.0 for h in (1, 6, 12, 24, 36, 47, 48, 49, 60, 72, 96, 120, 168))
+#: Processing latency (Kafka append to output sent): the target is p99 < 100 ms at 1,000 events/s.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Event age at output (occurred_at to output): jail systems send in batches, so minutes to days.
+AGE_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
+#: Deadline lateness (effective_at to emission): ticks come every second, the target is p99 < 1 s.
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class Metrics:
+    """Every metric the worker exports."""
+
+    def __init__(self, registry: CollectorRegistry, dead_letter_reasons: Iterable[str] = (),
+                 violation_kinds: Iterable[str] = ()) -> None:
+        """Create the metrics in `registry`; the label values given start at zero."""
+        disable_created_metrics()  # the `_created` series double every counter and no panel reads them
+        self.registry = r = registry
+        self.events_consumed = Counter("dt_events_consumed", "Events read, by topic id and event type",
+                                       ["topic", "event_type"], registry=r)
+        self.decisions = Counter("dt_decisions", "Decisions emitted, by kind, outcome, regime, rule and county",
+                                 ["kind", "outcome", "regime", "rule", "county"], registry=r)
+        self.directives = Counter("dt_custody_directives", "Release and transfer directives, by directive and county",
+                                  ["directive", "county"], registry=r)
+        self.detainers = Counter("dt_detainers_received", "Detainers lodged, by form and county",
+                                 ["form", "county"], registry=r)
+        self.transfers = Counter("dt_transfers", "People handed to another agency, by authority and county",
+                                 ["authority", "county"], registry=r)
+        self.releases = Counter("dt_releases", "People who left custody after a release deadline, by timing "
+                                "(late: after the deadline plus the rule book's grace period) and county",
+                                ["timing", "county"], registry=r)
+        self.notices = Counter("dt_truth_act_notices", "TRUTH Act notices and copies owed, by kind and county",
+                               ["kind", "county"], registry=r)
+        self.violations = Counter("dt_violations", "Compliance violations found, by kind and county",
+                                  ["kind", "county"], registry=r)
+        self.dead_letters = Counter("dt_dead_letters", "Messages that could not be read, by reason", ["reason"],
+                                    registry=r)
+        self.hold_duration = Histogram("dt_hold_duration_seconds", "Length of permitted holds", ["regime"],
+                                       buckets=HOLD_BUCKETS, registry=r)
+        self.latency = Histogram("dt_processing_latency_seconds", "From an input's append to Kafka to its "
+                                 "outputs being sent", buckets=LATENCY_BUCKETS, registry=r)
+        self.event_age = Histogram("dt_event_age_at_output_seconds", "From an input's occurred_at to its outputs "
+                                   "being sent", buckets=AGE_BUCKETS, registry=r)
+        self.lateness = Histogram("dt_deadline_lateness_seconds", "From a deadline's effective_at to the emission "
+                                  "of what it fired (0 when emitted early, e.g. replays ahead of the wall clock)",
+                                  buckets=LATENESS_BUCKETS, registry=r)
+        self.open_cases = Gauge("dt_open_cases", "Bookings in custody on this worker's partitions", registry=r)
+        self.active_holds = Gauge("dt_active_holds", "Holds in force now", registry=r)
+        self.releases_due = Gauge("dt_releases_due_next_hour", "Release deadlines within the next hour", registry=r)
+        self.releases_overdue = Gauge("dt_releases_overdue", "People still in custody after their release deadline",
+                                      registry=r)
+        self.lag = Gauge("dt_consumer_lag_messages", "Messages not yet read, by topic id and partition",
+                         ["topic", "partition"], registry=r)
+        self.clets = Counter("dt_clets_decisions", "CLETS gate decisions, by agency kind, outcome and rule",
+                             ["agency_kind", "outcome", "rule"], registry=r)
+        self.recovery = Gauge("dt_state_recovery_seconds", "How long the last table recovery took (assignment to "
+                              "streams resumed)", registry=r)
+        self.partitions = Gauge("dt_partitions_assigned", "Partitions of the case topics this worker owns",
+                                registry=r)
+        for reason in dead_letter_reasons:
+            self.dead_letters.labels(reason)
+        for kind in violation_kinds:
+            self.violations.labels(kind, "unknown")
+
+    def case_step(self, result: Result, topic: str, now: datetime, appended_at: datetime | None) -> None:
+        """Count one case-processor step: the input, its outputs, their latency and lateness."""
+        if result.dead_letter is not None:
+            self.dead_letters.labels(result.dead_letter.reason_code).inc()
+            return
+        self.events_consumed.labels(topic, result.event_type or "unknown").inc()
+        event = result.event
+        county = result.counties.get(getattr(event, "booking_id", ""), "unknown")
+        if result.event_type == "DetainerLodged":
+            self.detainers.labels(event.form, county).inc()  # type: ignore[union-attr]
+        elif result.event_type == "Transferred":
+            self.transfers.labels(event.authority, county).inc()  # type: ignore[union-attr]
+        for booking_id, late in result.left_late.items():
+            self.releases.labels("late" if late else "on_time", result.counties.get(booking_id, "unknown")).inc()
+        for output in result.outputs:
+            self._output(output, result.counties.get(output.booking_id, "unknown"))
+        fired = {id(o) for o in result.fired}
+        if result.outputs:
+            if appended_at is not None:
+                self.latency.observe(max((now - appended_at).total_seconds(), 0.0))
+            if event is not None and len(fired) < len(result.outputs):
+                self.event_age.observe(max((now - event.occurred_at).total_seconds(), 0.0))
+        for output in result.fired:
+            self.lateness.observe(max((now - output.effective_at).total_seconds(), 0.0))
+
+    def _output(self, o: Output, county: str) -> None:
+        if o.type_name == DECISION:
+            self.decisions.labels(o.get("kind"), o.get("outcome"), o.regime, o.rule_id, county).inc()
+            until = o.get("until")
+            if o.get("kind") == "HOLD" and o.get("outcome") == "PERMITTED" and until is not None:
+                self.hold_duration.labels(o.regime).observe((until - o.effective_at).total_seconds())
+        elif o.type_name == COMMAND:
+            self.directives.labels(o.get("directive"), county).inc()
+        elif o.type_name == VIOLATION:
+            self.violations.labels(o.get("kind"), county).inc()
+        elif o.type_name == NOTICE:
+            self.notices.labels(o.get("kind"), county).inc()
+
+    def gate_step(self, result: Result, ruling: CletsRuling | None) -> None:
+        """Count one CLETS query (or the dead letter it became)."""
+        if result.dead_letter is not None:
+            self.dead_letters.labels(result.dead_letter.reason_code).inc()
+        elif ruling is not None:
+            self.events_consumed.labels("clets_queries", "CletsQueryMade").inc()
+            self.clets.labels(ruling.agency_kind, ruling.outcome, ruling.rule_id).inc()
+
+    def set_gauges(self, gauges: Gauges) -> None:
+        """Publish the case gauges."""
+        self.open_cases.set(gauges.open_cases)
+        self.active_holds.set(gauges.active_holds)
+        self.releases_due.set(gauges.releases_due_next_hour)
+        self.releases_overdue.set(gauges.releases_overdue)

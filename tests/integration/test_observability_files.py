@@ -1,0 +1,188 @@
+"""The alert rules, the Prometheus configs, the dashboards and docker-compose.yml, checked by the real tools."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+from streams import clets
+from streams.casework import CaseWork
+from streams.codec import Codec, Coordinates
+from streams.config import ENVIRONMENT, Settings
+from streams.gatework import GateWork
+from streams.law import rulebook
+from streams.metrics import Metrics
+from streams.produce import parse_line
+from streams.schemas import SchemaRegistry
+from streams.topics import Topics
+from tests.scenarios.loader import CASES, load
+
+ROOT = Path(__file__).parents[2]
+PROM = ROOT / "deploy" / "prometheus"
+DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([shutil.which("promtool") or "promtool", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_alert_rules_are_valid_and_their_unit_tests_pass():
+    checked = promtool("check", "rules", str(PROM / "alerts.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = promtool("test", "rules", str(PROM / "alerts_test.yml"))
+    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
+
+
+def test_every_alert_rule_has_a_unit_test_that_fires_it_and_one_that_does_not():
+    rules = [r["alert"] for g in yaml.safe_load((PROM / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    tests = yaml.safe_load((PROM / "alerts_test.yml").read_text())["tests"]
+    cases = [c for t in tests for c in t.get("alert_rule_test", [])]
+    for rule in rules:
+        assert any(c["alertname"] == rule and c["exp_alerts"] for c in cases), f"{rule} is never shown firing"
+        assert any(c["alertname"] == rule and not c["exp_alerts"] for c in cases), f"{rule} is never shown silent"
+
+
+def test_a_broken_rule_test_fails(tmp_path):
+    """The rule tests can fail: the same test against a rule that waits ten minutes instead of one."""
+    (tmp_path / "alerts.yml").write_text((PROM / "alerts.yml").read_text().replace("for: 1m", "for: 10m", 1))
+    (tmp_path / "alerts_test.yml").write_text((PROM / "alerts_test.yml").read_text())
+    assert promtool("test", "rules", str(tmp_path / "alerts_test.yml")).returncode != 0
+
+
+@pytest.mark.parametrize("name", ["prometheus.yml", "prometheus-compose.yml"])
+def test_the_prometheus_configs_are_valid(name, tmp_path):
+    config = yaml.safe_load((PROM / name).read_text())
+    # the compose file names the rules where the container mounts them; check it against ours
+    config["rule_files"] = [str(PROM / "alerts.yml")]
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    checked = promtool("check", "config", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _worker_metrics() -> tuple[Metrics, str]:
+    """A Metrics fed by the real case step over every scenario, and its exposition text."""
+    codec = Codec(SchemaRegistry(Settings().schemas_dir), Topics(Settings()))
+    metrics = Metrics(CollectorRegistry(), ["MALFORMED"], ["OVERDUE_RELEASE"])
+    work, gate, store = CaseWork(rulebook.load(), codec, "t"), GateWork(clets.load_rows(), codec, "t"), {}
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    for path in sorted(CASES.glob("*.yaml")):
+        for i, text in enumerate(load(path).jsonl().splitlines(), 1):
+            line = parse_line(i, text, codec)
+            message = codec.encode(line.type_name, line.record)
+            where = Coordinates(message.topic, 0, i)
+            if line.type_name == "AgencyAgreementRecorded":
+                gate.record_agency(where, message.key, message.value, message.headers, now)
+                continue
+            if line.type_name == "CletsQueryMade":
+                metrics.gate_step(*gate.handle_query(where, message.key, message.value, message.headers, now))
+                continue
+            result = work.handle(store, where, message.key, message.value, message.headers, now)
+            store.update(result.writes)
+            metrics.case_step(result, "bookings", now, now - timedelta(milliseconds=20))
+    metrics.set_gauges(work.gauges())
+    return metrics, generate_latest(metrics.registry).decode()
+
+
+def test_the_worker_metrics_pass_promtool_check_metrics():
+    _, text = _worker_metrics()
+    checked = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"], input=text,
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout + checked.stderr
+    assert "dt_decisions_total{" in text and "dt_hold_duration_seconds_bucket{" in text
+
+
+def test_no_metric_label_carries_a_booking_person_or_query_id():
+    metrics, text = _worker_metrics()
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            for value in sample.labels.values():
+                assert not re.match(r"^(S\d|X\d|Q-|P\d)", value), (sample.name, sample.labels)
+
+
+def _exprs(dashboard: dict) -> list[str]:
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_every_dashboard_query_reads_metrics_the_worker_exports(path):
+    dashboard = json.loads(path.read_text())
+    metrics, _ = _worker_metrics()
+    names = {s.name for f in metrics.registry.collect() for s in f.samples} | {"up"}
+    names |= {f.name for f in metrics.registry.collect()}
+    queries = _exprs(dashboard) + [v["query"]["query"] for v in dashboard["templating"]["list"]]
+    assert queries
+    for expr in queries:
+        used = set(re.findall(r"\b(dt_[a-z_]+|up)\b", expr))
+        assert used and used <= names, f"{path.name}: {expr} reads {used - names}"
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_the_compliance_dashboard_has_county_and_regime_variables():
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/compliance.json").read_text())
+    assert {v["name"] for v in dashboard["templating"]["list"]} == {"county", "regime"}
+    assert any("$county" in e for e in _exprs(dashboard)) and any("$regime" in e for e in _exprs(dashboard))
+
+
+def test_grafana_provisioning_points_at_the_dashboards_the_compose_file_mounts():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["grafana"]["volumes"])
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/detainer-tracker.yml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    assert mounts["./deploy/grafana/dashboards"] == path
+    datasource = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    for dash in DASHBOARDS:
+        for panel in json.loads(dash.read_text())["panels"]:
+            assert panel["datasource"]["uid"] == uid
+
+
+# --- docker-compose.yml --------------------------------------------------------------------------------------
+
+
+def _check_compose(path: Path) -> subprocess.CompletedProcess:
+    tool = Path(shutil.which("check-jsonschema") or Path(__import__("sys").executable).parent / "check-jsonschema")
+    return subprocess.run([str(tool), "--builtin-schema", "vendor.compose-spec", str(path)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_docker_compose_follows_the_compose_specification(tmp_path):
+    result = _check_compose(ROOT / "docker-compose.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text((ROOT / "docker-compose.yml").read_text().replace("    expose:\n", "    exposes:\n"))
+    assert _check_compose(broken).returncode != 0
+
+
+def test_docker_compose_mounts_files_that_exist_and_names_only_settings_the_worker_reads():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"kafka", "topics", "worker", "simulator", "prometheus", "grafana"} <= set(services)
+    assert services["simulator"]["profiles"] == ["sim"]
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+        if service.get("build"):
+            assert (ROOT / service["build"] / "Dockerfile").exists()
+            known = {s.env for s in ENVIRONMENT.values()}
+            named = {k for k in service.get("environment", {}) if k.startswith("DT_")}
+            assert named <= known, f"{name} sets {named - known}, which nothing reads"
+    worker = services["worker"]
+    port = worker["environment"]["DT_WEB_PORT"]
+    assert worker["expose"] == [port] and worker["environment"]["DT_WEB_BIND"] == "0.0.0.0"
+    scrape = yaml.safe_load((PROM / "prometheus-compose.yml").read_text())["scrape_configs"][0]
+    assert str(scrape["dns_sd_configs"][0]["port"]) == port and scrape["dns_sd_configs"][0]["names"] == ["worker"]
+    assert set(yaml.safe_load((PROM / "prometheus-compose.yml").read_text())["rule_files"]) == {
+        v.split(":")[1] for v in services["prometheus"]["volumes"] if "alerts" in v}
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller" and "kafka:9092" in kafka["KAFKA_ADVERTISED_LISTENERS"]
