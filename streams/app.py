@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 from faust.assignor import PartitionAssignor
+from faust.types import TP
 from kafka.partitioner.default import murmur2
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -131,23 +132,32 @@ def create_app(settings: Settings) -> faust.App:
         outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
                                           headers=message.headers)
 
+    unread = Unread(app, names)
+
     @app.agent(channel, name="case-processor", concurrency=1)
     async def process(stream: Any) -> None:
         if app.in_transaction:
             _flush_before_commit(app.producer)
-        async for event in stream.events():
+        # Acknowledged by hand: an event CaseWork holds back (to apply the partition's events in time order) is
+        # acknowledged only once applied, so its offset is not committed before then.
+        async for event in stream.noack().events():
             msg = event.message
             _ensure_loaded(work, table, msg.partition, settings.partitions)
-            now = datetime.now(UTC)
-            result = work.handle(table, Coordinates(msg.topic, msg.partition, msg.offset,
-                                                    int(msg.timestamp * 1000) if msg.timestamp else None),
-                                 event.key, event.value, event.headers, now)
-            for message in result.messages:
-                send(message, msg.partition)
-            for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
-                table[key] = state
-            appended = datetime.fromtimestamp(msg.timestamp, UTC) if msg.timestamp else None
-            metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), appended)
+            where = Coordinates(msg.topic, msg.partition, msg.offset,
+                                int(msg.timestamp * 1000) if msg.timestamp else None)
+            unread.handled(msg.tp, msg.offset)  # this message is handed in: it lags only if more follow it
+            released = work.receive(table, where, event.key, event.value, event.headers, datetime.now(UTC),
+                                    unread.lagging(msg.partition), token=event)
+            for token, result in released:
+                for message in result.messages:
+                    send(message, msg.partition)
+                for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
+                    table[key] = state
+                source = token.message
+                appended = datetime.fromtimestamp(source.timestamp, UTC) if source.timestamp else None
+                metrics.case_step(result, topic_ids.get(source.topic, "unknown"), datetime.now(UTC), appended)
+                token.ack()
+            metrics.held.set(work.held())
             _count_lag(app, metrics, msg, topic_ids)
 
     @app.timer(GAUGE_SECONDS, name="case-gauges")
@@ -175,6 +185,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
         work.forget({tp.partition for tp in revoked})
+        unread.forget(revoked)
 
     if settings.ticker:
         clock = topics["clock"]
@@ -189,6 +200,49 @@ def create_app(settings: Settings) -> faust.App:
                 await app.producer.send(message.topic, message.key, message.value, p, None, message.headers)
 
     return app
+
+
+class Unread:
+    """Which case topics of a partition still hold messages the agent has not handled (for CaseWork's stream time).
+
+    A topic-partition lags when its high watermark (from the consumer's last fetch) is beyond the next offset the
+    agent would handle: one past the last it handled, or, before it handled any, where the consumer was seeked
+    to or the last message it passed on (Faust's read offset). A partition not fetched yet counts as lagging.
+    """
+
+    def __init__(self, app: faust.App, topics: list[str]) -> None:
+        """Bind the app (its consumer) and the names of the co-partitioned topics the agent reads."""
+        self.app, self.topics = app, topics
+        self._next: dict[Any, int] = {}
+
+    def handled(self, tp: Any, offset: int) -> None:
+        """Record that the agent handled this offset."""
+        self._next[tp] = offset + 1
+
+    def forget(self, tps: Any) -> None:
+        """Drop what is known of partitions this worker no longer owns."""
+        for tp in tps:
+            self._next.pop(tp, None)
+
+    def lagging(self, partition: int) -> list[str]:
+        """The topics whose partition `partition` has messages not yet handled."""
+        consumer = self.app.consumer
+        out = []
+        for topic in self.topics:
+            tp = TP(topic, partition)
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not assigned here (mid-rebalance): never hold time back for it
+                continue
+            if highwater is None:
+                out.append(topic)
+                continue
+            position = self._next.get(tp)
+            if position is None:
+                position = getattr(consumer, "_read_offset", {}).get(tp) or 0
+            if highwater > position:
+                out.append(topic)
+        return out
 
 
 def _credentials(settings: Settings) -> Any:

@@ -67,11 +67,24 @@ def read_until(bootstrap: str, topic: str, n: int, timeout: float = DEFAULT_TIME
         consumer.close()
 
 
-def read_all(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[Message]:
-    """Everything on a topic now (read_committed), stopping after `idle_ms` without a new message."""
-    consumer = _from_beginning(bootstrap, topic, consumer_timeout_ms=idle_ms)
+def read_all(bootstrap: str, topic: str, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
+    """Everything on a topic now (read_committed): read until every partition reaches its end offset.
+
+    Reading up to the end offsets, not until the consumer goes quiet, so a slow first fetch on a loaded machine
+    cannot pass for an empty topic.
+    """
+    consumer = _from_beginning(bootstrap, topic)
     try:
-        return [_message(r) for r in consumer]
+        partitions = list(consumer.assignment())
+        ends = consumer.end_offsets(partitions)
+        got: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end offsets {ends} in {timeout:.0f} s")
+            for records in consumer.poll(timeout_ms=500).values():
+                got.extend(_message(r) for r in records)
+        return got
     finally:
         consumer.close()
 
