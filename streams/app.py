@@ -16,13 +16,13 @@ from typing import Any
 
 import faust
 from faust.assignor import PartitionAssignor
-from faust.types import TP
 from kafka.partitioner.default import murmur2
+from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams import clets
 from streams.casework import CaseWork, Result
-from streams.codec import Codec, Coordinates, Encoded
+from streams.codec import HEADER_OUTPUT_ID, Codec, Coordinates, Encoded
 from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
@@ -126,38 +126,39 @@ def create_app(settings: Settings) -> faust.App:
     metrics = app.metrics = _metrics(codec)  # type: ignore[attr-defined]
     topic_ids = {t.name: t.spec.id for t in topics}
 
+    output_topics = [t.name for t in topics if t.spec.id in ("decisions", "custody_commands", "violations",
+                                                              "notices", "federal_status")]
+    recent = RecentOutputs(settings.kafka_client_config(), output_topics)
+
     def send(message: Encoded, partition: int) -> None:
         # Queued, not awaited: every write of one event (table changelog and outputs) is queued in the same
         # synchronous step, so a commit never falls between them (see _flush_before_commit).
+        if recent.already_sent(partition, message):
+            metrics.repeats_suppressed.inc()
+            return
         outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
                                           headers=message.headers)
 
-    unread = Unread(app, names)
-
-    @app.agent(channel, name="case-processor", concurrency=1)
+    @app.agent(channel, name="case-processor", concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def process(stream: Any) -> None:
         if app.in_transaction:
             _flush_before_commit(app.producer)
-        # Acknowledged by hand: an event CaseWork holds back (to apply the partition's events in time order) is
-        # acknowledged only once applied, so its offset is not committed before then.
-        async for event in stream.noack().events():
+        async for event in stream.events():
             msg = event.message
             _ensure_loaded(work, table, msg.partition, settings.partitions)
+            if not recent.loaded(msg.partition):
+                # read before this partition's first output, and without yielding to the event loop mid-event
+                found = recent.load(msg.partition)
+                log.info("partition %d: %d output id(s) on the outputs' recent tail", msg.partition, found)
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
-            unread.handled(msg.tp, msg.offset)  # this message is handed in: it lags only if more follow it
-            released = work.receive(table, where, event.key, event.value, event.headers, datetime.now(UTC),
-                                    unread.lagging(msg.partition), token=event)
-            for token, result in released:
-                for message in result.messages:
-                    send(message, msg.partition)
-                for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
-                    table[key] = state
-                source = token.message
-                appended = datetime.fromtimestamp(source.timestamp, UTC) if source.timestamp else None
-                metrics.case_step(result, topic_ids.get(source.topic, "unknown"), datetime.now(UTC), appended)
-                token.ack()
-            metrics.held.set(work.held())
+            result = work.handle(table, where, event.key, event.value, event.headers, datetime.now(UTC))
+            for message in result.messages:
+                send(message, msg.partition)
+            for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
+                table[key] = state
+            appended = datetime.fromtimestamp(msg.timestamp, UTC) if msg.timestamp else None
+            metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), appended)
             _count_lag(app, metrics, msg, topic_ids)
 
     @app.timer(GAUGE_SECONDS, name="case-gauges")
@@ -185,7 +186,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
         work.forget({tp.partition for tp in revoked})
-        unread.forget(revoked)
+        recent.forget({tp.partition for tp in revoked})
 
     if settings.ticker:
         clock = topics["clock"]
@@ -202,47 +203,59 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-class Unread:
-    """Which case topics of a partition still hold messages the agent has not handled (for CaseWork's stream time).
+class RecentOutputs:
+    """The ids of the outputs already on the recent tail of the output topics, per partition this worker owns.
 
-    A topic-partition lags when its high watermark (from the consumer's last fetch) is beyond the next offset the
-    agent would handle: one past the last it handled, or, before it handled any, where the consumer was seeked
-    to or the last message it passed on (Faust's read offset). A partition not fetched yet counts as lagging.
+    Outputs are sent before the input's offset is committed, so a worker that crashed, or a partition that moved,
+    replays the inputs after the last commit and makes their outputs again, with the same ids. Before it handles
+    a partition's first message, the worker reads the last TAIL messages of each output topic's partition (the
+    ids travel in the `dt-output-id` header) and does not send what is already there: a consumer sees each
+    output once.
     """
 
-    def __init__(self, app: faust.App, topics: list[str]) -> None:
-        """Bind the app (its consumer) and the names of the co-partitioned topics the agent reads."""
-        self.app, self.topics = app, topics
-        self._next: dict[Any, int] = {}
+    TAIL = 20_000
 
-    def handled(self, tp: Any, offset: int) -> None:
-        """Record that the agent handled this offset."""
-        self._next[tp] = offset + 1
+    def __init__(self, client_config: dict[str, Any], topics: list[str]) -> None:
+        """Bind the kafka-python client settings and the output topics (partitioned like the inputs)."""
+        self.client_config, self.topics = client_config, topics
+        self._ids: dict[int, set[bytes]] = {}
 
-    def forget(self, tps: Any) -> None:
+    def loaded(self, partition: int) -> bool:
+        """True when the partition's tail has been read."""
+        return partition in self._ids
+
+    def load(self, partition: int) -> int:
+        """Read the tail of every output topic's partition; returns how many output ids were found."""
+        from kafka import KafkaConsumer
+        from kafka import TopicPartition as KafkaTP
+
+        ids: set[bytes] = set()
+        consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
+                                 client_id="detainer-tracker-recent-outputs", **self.client_config)
+        try:
+            tps = [KafkaTP(t, partition) for t in self.topics]
+            consumer.assign(tps)
+            ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, max(starts[tp], ends[tp] - self.TAIL))
+            while [tp for tp in tps if consumer.position(tp) < ends[tp]]:
+                for records in consumer.poll(timeout_ms=500).values():
+                    for r in records:
+                        ids.update(v for k, v in (r.headers or ()) if k == HEADER_OUTPUT_ID)
+        finally:
+            consumer.close()
+        self._ids[partition] = ids
+        return len(ids)
+
+    def already_sent(self, partition: int, message: Encoded) -> bool:
+        """True when this output is on its topic already."""
+        ids = self._ids.get(partition)
+        return bool(ids) and any(k == HEADER_OUTPUT_ID and v in ids for k, v in message.headers)
+
+    def forget(self, partitions: Any) -> None:
         """Drop what is known of partitions this worker no longer owns."""
-        for tp in tps:
-            self._next.pop(tp, None)
-
-    def lagging(self, partition: int) -> list[str]:
-        """The topics whose partition `partition` has messages not yet handled."""
-        consumer = self.app.consumer
-        out = []
-        for topic in self.topics:
-            tp = TP(topic, partition)
-            try:
-                highwater = consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - not assigned here (mid-rebalance): never hold time back for it
-                continue
-            if highwater is None:
-                out.append(topic)
-                continue
-            position = self._next.get(tp)
-            if position is None:
-                position = getattr(consumer, "_read_offset", {}).get(tp) or 0
-            if highwater > position:
-                out.append(topic)
-        return out
+        for p in partitions:
+            self._ids.pop(p, None)
 
 
 def _credentials(settings: Settings) -> Any:
@@ -293,12 +306,20 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
 
     queries = app.topic(topics["clets_queries"].name, key_serializer="raw", value_serializer="raw",
                         allow_empty=True)
+    recent = RecentOutputs(settings.kafka_client_config(), [topics["clets_decisions"].name])
 
-    @app.agent(queries, name="clets-gate", concurrency=1)
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
+        recent.forget({tp.partition for tp in revoked})
+
+
+    @app.agent(queries, name="clets-gate", concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def decide_queries(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
             await reader.ready.wait()
+            if not recent.loaded(msg.partition):
+                recent.load(msg.partition)
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
             result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
@@ -306,6 +327,9 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
                 # the agency may have been registered after this worker last read the registry
                 result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
             for message in result.messages:
+                if recent.already_sent(msg.partition, message):
+                    metrics.repeats_suppressed.inc()
+                    continue
                 outputs[message.topic].send_soon(key=message.key, value=message.value, partition=msg.partition,
                                                   headers=message.headers)
             metrics.gate_step(result, ruling)

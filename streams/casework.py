@@ -26,8 +26,9 @@ STATE_VERSION = 1
 HOUR = timedelta(hours=1)
 #: the time of a topic-partition that has unread messages but none read yet: holds stream time back
 NEVER = datetime.min.replace(tzinfo=UTC)
-#: events held back on one partition before the oldest goes through regardless
+#: events held back on one partition, or for how long, before the oldest goes through regardless
 MAX_HELD = 50_000
+MAX_WAIT = timedelta(seconds=10)
 Store = MutableMapping[bytes, Any]
 
 
@@ -99,7 +100,7 @@ class CaseWork:
         self._heaps: dict[int, list[tuple[datetime, int, Deadline]]] = {}
         self._standing: dict[int, dict[str, Standing]] = {}
         self._seen: dict[tuple[str, int], datetime] = {}
-        self._held: dict[int, list[tuple[datetime, int, ev.Event, str, Any]]] = {}
+        self._held: dict[int, list[tuple[datetime, int, ev.Event, str, Any, datetime]]] = {}
         self._seq = itertools.count()
 
     def forget(self, partitions: Iterable[int]) -> None:
@@ -169,10 +170,16 @@ class CaseWork:
         long before the earlier bookings of the same partition. `lagging` names the topics whose partition (this
         one) still holds messages the caller has not handed in; an event is held until every lagging topic has
         been read up to its time, then applied in event-time order, with the deadlines due before it fired first,
-        as `decide` does. When nothing lags (live), the event goes through at once. A message that cannot be read
-        becomes a dead letter at once. Held events are not acknowledged by the caller until they come back with
-        their `token`, so a crash loses none of them. More than MAX_HELD held on a partition: the oldest goes
-        through anyway (a stalled topic must not stop every release).
+        as `decide` does. When nothing lags (live), the event goes through at once. Ticks are held like events, but
+        the clock never holds anything back: its ticks are wall-clock time, and events may be stamped ahead of it
+        (a simulation, a jail system's clock); so callers leave the clock out of `lagging`. A message that cannot
+        be read becomes a dead letter at once. Held events are not acknowledged by the caller until they come back
+        with their `token`, so a crash loses none of them. More than MAX_HELD held on a partition, or one held
+        longer than MAX_WAIT (wall clock, `now`): the oldest goes through anyway (a stalled topic must not stop
+        every release).
+
+        The Faust worker hands messages in as it reads them and names no lagging topics yet (README, "Order across
+        topics"): it does not know reliably, at the moment a partition is assigned, where it starts on each topic.
 
         The store is only read: the new states are in each `Result.writes`, for the caller to store (in order)
         after it has sent that result's outputs, so that a crash can repeat an output but never record a state
@@ -187,12 +194,12 @@ class CaseWork:
         if event.occurred_at > self._seen.get((topic, p), NEVER):
             self._seen[(topic, p)] = event.occurred_at
         held = self._held.setdefault(p, [])
-        heapq.heappush(held, (event.occurred_at, next(self._seq), event, decoded.type_name, token))
+        heapq.heappush(held, (event.occurred_at, next(self._seq), event, decoded.type_name, token, now))
         limit = min((self._seen.get((t, p), NEVER) for t in lagging), default=None)
         out: list[tuple[Any, Result]] = []
         overlay: dict[bytes, bytes] = {}
-        while held and (limit is None or held[0][0] <= limit or len(held) > MAX_HELD):
-            _, _, item, type_name, item_token = heapq.heappop(held)
+        while held and (limit is None or held[0][0] <= limit or len(held) > MAX_HELD or now - held[0][5] > MAX_WAIT):
+            _, _, item, type_name, item_token, _ = heapq.heappop(held)
             result = Result(event_type=type_name, event=item)
             self._step(store, overlay, p, item, result)
             for output in result.outputs:

@@ -25,6 +25,7 @@ from streams.topics import Topics
 
 HEADER_TYPE = "dt-type"
 HEADER_VERSION = "dt-version"
+HEADER_OUTPUT_ID = "dt-output-id"
 
 Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None
 
@@ -138,6 +139,8 @@ class Codec:
         key_field = topic.spec.key_field
         key = str(record[key_field]).encode() if key_field else None
         headers = [(HEADER_TYPE, type_name.encode()), (HEADER_VERSION, str(schema.version).encode())]
+        if record.get("output_id"):  # outputs: consumers (and a restarted worker) tell repeats apart unread
+            headers.append((HEADER_OUTPUT_ID, str(record["output_id"]).encode()))
         return Encoded(topic.name, key, buf.getvalue(), headers)
 
     # --- reading ---------------------------------------------------------------------------------------

@@ -75,8 +75,9 @@ class Metrics:
                              ["agency_kind", "outcome", "rule"], registry=r)
         self.recovery = Gauge("dt_state_recovery_seconds", "How long the last table recovery took (assignment to "
                               "streams resumed)", registry=r)
-        self.held = Gauge("dt_events_held", "Events read and held back until the other topics of their partition "
-                          "have been read up to their time (a backlog is applied in event-time order)", registry=r)
+        self.repeats_suppressed = Counter("dt_output_repeats_suppressed", "Outputs made again after a restart or "
+                                          "a rebalance and not sent, because they were on their topic already",
+                                          registry=r)
         self.partitions = Gauge("dt_partitions_assigned", "Partitions of the case topics this worker owns",
                                 registry=r)
         for reason in dead_letter_reasons:

@@ -64,7 +64,7 @@ def test_any_interleaving_of_a_partitions_topics_gives_what_decide_gives(codec, 
         topic = rnd.choice([t for t, q in queues.items() if q])
         message = queues[topic].pop(0)
         offsets[topic] = offsets.get(topic, -1) + 1
-        lagging = [t for t, q in queues.items() if q]
+        lagging = [t for t, q in queues.items() if q and t != clock.topic]  # the clock never holds back
         for _, result in work.receive(store, Coordinates(topic, 0, offsets[topic]), message.key, message.value,
                                       message.headers, NOW, lagging):
             store.update(result.writes)
@@ -80,3 +80,30 @@ def test_without_lagging_topics_events_go_through_in_arrival_order(codec):
     late = codec.encode("Released", {"event_id": "r", "occurred_at": at, "source": "t", "booking_id": "B"})
     out = work.receive({}, Coordinates(late.topic, 0, 0), late.key, late.value, late.headers, NOW, (), token="t1")
     assert [token for token, _ in out] == ["t1"] and work.held() == 0
+
+
+def test_the_clock_does_not_hold_back_events_stamped_ahead_of_it(codec):
+    """Simulated traffic runs ahead of the wall clock: its events go through though ticks keep arriving."""
+    ahead = datetime(2031, 1, 1, tzinfo=UTC)
+    work = CaseWork(rulebook.load(), codec, "t")
+    tick = codec.encode("ClockTicked", {"event_id": "k", "occurred_at": NOW, "source": "t", "partition": 0})
+    due = codec.encode("ReleaseBecameDue", {"event_id": "d", "occurred_at": ahead, "source": "t",
+                                            "booking_id": "B", "reason": "BAIL_POSTED", "release_at": ahead})
+    assert len(work.receive({}, Coordinates(tick.topic, 0, 0), tick.key, tick.value, tick.headers, NOW)) == 1
+    out = work.receive({}, Coordinates(due.topic, 0, 0), due.key, due.value, due.headers, NOW, lagging=())
+    assert [r.event_type for _, r in out] == ["ReleaseBecameDue"]
+
+
+def test_an_event_held_too_long_goes_through(codec):
+    from streams.casework import MAX_WAIT
+
+    work = CaseWork(rulebook.load(), codec, "t")
+    at = datetime(2019, 6, 1, tzinfo=UTC)
+    first = codec.encode("Released", {"event_id": "r1", "occurred_at": at, "source": "t", "booking_id": "B"})
+    court = codec.topics.name("court")
+    assert work.receive({}, Coordinates(first.topic, 0, 0), first.key, first.value, first.headers, NOW,
+                        lagging=[court]) == []
+    second = codec.encode("Released", {"event_id": "r2", "occurred_at": at, "source": "t", "booking_id": "C"})
+    out = work.receive({}, Coordinates(second.topic, 0, 1), second.key, second.value, second.headers,
+                       NOW + MAX_WAIT + timedelta(seconds=1), lagging=[court])
+    assert [r.event.booking_id for _, r in out] == ["B"] and work.held() == 1

@@ -1,0 +1,133 @@
+"""Recovery and scale-out: a restart with the data dir intact reads only the changelog's tail; two workers share
+the partitions, and when one dies the other takes its partitions over and fires their deadlines once."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from kafka import KafkaAdminClient, TopicPartition
+
+from streams.app import partition_of
+from streams.produce import EventProducer
+from tests.support.kafka import wait_until
+from tests.support.worker import WorkerProcess, committed, outputs_on_kafka, wait_processed
+
+AT = datetime(2019, 6, 3, 16, tzinfo=UTC)  # a Monday, Values Act
+
+
+def _release_due(producer, codec, booking: str, at: datetime, release_at: datetime):
+    return producer.send("ReleaseBecameDue", {"event_id": f"{booking}-due", "occurred_at": at, "source": "t",
+                                              "booking_id": booking, "reason": "BAIL_POSTED",
+                                              "release_at": release_at}).get(timeout=30)
+
+
+def _positions(metas) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for meta in metas:
+        tp = TopicPartition(meta.topic, meta.partition)
+        out[tp] = max(out.get(tp, -1), meta.offset)
+    return out
+
+
+def _stable_members(admin: KafkaAdminClient, group: str) -> int:
+    """Members of a consumer group that is Stable (no rebalance under way), else 0."""
+    try:
+        info = admin.describe_groups([group]).get(group, {})
+    except Exception:  # noqa: BLE001 - the coordinator may still be moving: ask again
+        return 0
+    return len(info.get("members") or []) if info.get("group_state", info.get("state")) == "Stable" else 0
+
+
+def _offsets(log: str, title: str, changelog: str) -> dict[int, int]:
+    """Faust's recovery tables in a worker log: partition -> offset of the cases changelog, under `title`."""
+    at = log.lower().find(title.lower())
+    found: dict[int, int] = {}
+    if at < 0:
+        return found
+    current = None
+    for line in log[at:].splitlines()[1:40]:
+        row = re.match(r"^\|\s*(\S+)\s*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|", line)
+        if row is None:
+            if found and not line.startswith(("+", "|")):
+                break
+            continue
+        topic = row.group(1)
+        current = current if topic == "\u3003" else topic  # the table writes a repeated name as a ditto mark
+        if current == changelog:
+            found[int(row.group(2))] = int(row.group(3))
+    return found
+
+
+def test_a_restart_with_its_data_dir_reads_only_the_changelog_tail(settings, kafka_codec, tmp_path):
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    changelog = f"{settings.app_id}-cases-changelog"
+    with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+        first = WorkerProcess(settings, tmp_path / "kept", tmp_path / "first.log")
+        try:
+            metas = [_release_due(producer, kafka_codec, f"A{i}", AT, AT + timedelta(hours=2)) for i in range(300)]
+            wait_processed(admin, settings.app_id, _positions(metas), 180, first)
+        finally:
+            first.stop()
+        # another worker, with a data dir of its own, writes more state while the first is away
+        other = WorkerProcess(settings, tmp_path / "other", tmp_path / "other.log")
+        try:
+            metas = [_release_due(producer, kafka_codec, f"B{i}", AT, AT + timedelta(hours=2)) for i in range(100)]
+            wait_processed(admin, settings.app_id, _positions(metas), 180, other)
+        finally:
+            other.stop()
+        again = WorkerProcess(settings, tmp_path / "kept", tmp_path / "again.log")
+        try:
+            ticks = [producer.send_encoded(kafka_codec.encode("ClockTicked", {
+                "event_id": f"tick-{p}", "occurred_at": AT + timedelta(hours=3), "source": "t", "partition": p}),
+                p).get(timeout=30) for p in range(settings.partitions)]
+            wait_processed(admin, settings.app_id, _positions(ticks), 180, again)
+        finally:
+            again.stop()
+    admin.close()
+    log = (tmp_path / "again.log").read_text(errors="replace")
+    start = _offsets(log, "Active offsets at start of reading", changelog)
+    highwater = _offsets(log, "Highwater for active changelog partitions", changelog)
+    assert highwater and start, log[-3000:]
+    read = sum(highwater[p] - start.get(p, -1) for p in highwater)
+    assert 0 < read <= 100 + settings.partitions, f"read {read} changelog records: {start} -> {highwater}"
+    assert sum(highwater.values()) > 3 * read  # the whole changelog is far longer than the tail
+    releases = [o for o in outputs_on_kafka(settings, kafka_codec)
+                if o["type"] == "CustodyCommand" and o["directive"] == "RELEASE"]
+    released = [o["booking_id"] for o in releases]
+    everyone = {f"A{i}" for i in range(300)} | {f"B{i}" for i in range(100)}
+    assert len(released) == len(set(released)) and set(released) == everyone, (
+        f"missing {sorted(everyone - set(released))}")  # B's cases too, restored from the changelog's tail
+
+
+def test_when_one_of_two_workers_dies_the_other_fires_its_deadlines_once(settings, kafka_codec, tmp_path):
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    first = WorkerProcess(settings, tmp_path / "w1", tmp_path / "w1.log")
+    second = WorkerProcess(settings, tmp_path / "w2", tmp_path / "w2.log")
+    bookings = [f"F{i}" for i in range(60)]
+    assert {partition_of(b.encode(), settings.partitions) for b in bookings} == set(range(settings.partitions))
+    try:
+        wait_until(lambda: _stable_members(admin, settings.app_id) == 2, timeout=180,
+                   describe="both workers in the group, its rebalance done")
+        with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+            metas = [_release_due(producer, kafka_codec, b, AT, AT + timedelta(hours=2)) for b in bookings]
+            wait_processed(admin, settings.app_id, _positions(metas), 180)
+            owners = {w: {int(m) for m in re.findall(r"partition (\d+): \d+ pending deadline",
+                                                     (tmp_path / f"{w}.log").read_text(errors="replace"))}
+                      for w in ("w1", "w2")}
+            first.kill()  # SIGKILL: its partitions move after the session timeout
+            ticks = [producer.send_encoded(kafka_codec.encode("ClockTicked", {
+                "event_id": f"tick-{p}", "occurred_at": AT + timedelta(hours=3), "source": "t", "partition": p}),
+                p).get(timeout=30) for p in range(settings.partitions)]
+            wait_processed(admin, settings.app_id, _positions(ticks), 240, second)
+        releases = [o for o in outputs_on_kafka(settings, kafka_codec)
+                    if o["type"] == "CustodyCommand" and o["directive"] == "RELEASE"]
+        assert sorted(o["booking_id"] for o in releases) == sorted(bookings)  # each once, none lost
+        taken = {int(m) for m in re.findall(r"partition (\d+): \d+ pending deadline",
+                                            (tmp_path / "w2.log").read_text(errors="replace"))}
+        assert owners["w1"] and owners["w1"] <= taken, (owners, taken)
+        assert committed(admin, settings.app_id)
+    finally:
+        first.kill()
+        second.stop()
+        admin.close()
