@@ -110,9 +110,7 @@ def create_app(settings: Settings) -> faust.App:
         # A dead worker's partitions move after 10 s of silence: a release must not wait a minute for them.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
-        # No standby replicas: with one, a worker left alone after a failover was assigned a partition as both
-        # active and standby and never resumed reading it (seen in the two-worker failover test).
-        table_standby_replicas=0,
+        table_standby_replicas=1,
         broker_credentials=_credentials(settings),
     )
     names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
