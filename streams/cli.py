@@ -415,7 +415,7 @@ def _instant(text: str) -> datetime:
 
 
 def _worker_parser(sub: Any) -> None:
-    p = sub.add_parser("worker", help="run the case processor (Faust worker)",
+    p = sub.add_parser("worker", help="run the case processor and the CLETS gate (Faust worker)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Consume the case topics and the clock, apply the law, write decisions, "
                                    "directives, violations, notices and status facts. Settings come from the "

@@ -51,27 +51,25 @@ def test_a_restart_with_its_data_dir_reads_only_the_changelog_tail(settings, kaf
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     changelog = f"{settings.app_id}-cases-changelog"
     with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
-        first = WorkerProcess(settings, tmp_path / "kept", tmp_path / "first.log")
-        try:
-            metas = [_release_due(producer, kafka_codec, f"A{i}", AT, AT + timedelta(hours=2)) for i in range(300)]
-            wait_processed(admin, settings.app_id, _positions(metas), 180, first)
-        finally:
-            first.stop()
-        # another worker, with a data dir of its own, writes more state while the first is away
-        other = WorkerProcess(settings, tmp_path / "other", tmp_path / "other.log")
-        try:
-            metas = [_release_due(producer, kafka_codec, f"B{i}", AT, AT + timedelta(hours=2)) for i in range(100)]
-            wait_processed(admin, settings.app_id, _positions(metas), 180, other)
-        finally:
-            other.stop()
-        again = WorkerProcess(settings, tmp_path / "kept", tmp_path / "again.log")
-        try:
-            ticks = [producer.send_encoded(kafka_codec.encode("ClockTicked", {
+        def run(data_dir: str, log: str, send) -> None:
+            """A worker on `data_dir` until it has processed what `send()` produced, then a clean stop."""
+            worker = WorkerProcess(settings, tmp_path / data_dir, tmp_path / log)
+            try:
+                wait_processed(admin, settings.app_id, _positions(send()), 180, worker)
+            finally:
+                worker.stop()
+
+        def due(prefix: str, n: int):
+            return [_release_due(producer, kafka_codec, f"{prefix}{i}", AT, AT + timedelta(hours=2)) for i in range(n)]
+
+        def ticks():
+            return [producer.send_encoded(kafka_codec.encode("ClockTicked", {
                 "event_id": f"tick-{p}", "occurred_at": AT + timedelta(hours=3), "source": "t", "partition": p}),
                 p).get(timeout=30) for p in range(settings.partitions)]
-            wait_processed(admin, settings.app_id, _positions(ticks), 180, again)
-        finally:
-            again.stop()
+
+        run("kept", "first.log", lambda: due("A", 300))
+        run("other", "other.log", lambda: due("B", 100))  # another data dir writes more state meanwhile
+        run("kept", "again.log", ticks)  # back on the kept data dir: only the tail to read
     admin.close()
     log = (tmp_path / "again.log").read_text(errors="replace")
     start = _offsets(log, "Active offsets at start of reading", changelog)
