@@ -28,11 +28,13 @@ venv: $(STAMP)
 
 # Debian packages: kcat is the independent Kafka client the tests read our output with; the broker needs a
 # Java 17+ runtime and Maven fetches its jars; Prometheus (with promtool) checks and runs the alert rules and
-# evaluates the dashboards' queries.
+# evaluates the dashboards' queries; headless Chromium and chromedriver open the replay's HTML report.
 system-deps:
 	@missing=""; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn  >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \

@@ -16,7 +16,6 @@ from typing import Any
 
 import faust
 from faust.assignor import PartitionAssignor
-from kafka.partitioner.default import murmur2
 from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -28,16 +27,11 @@ from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.metrics import Metrics
 from streams.schemas import SchemaRegistry
-from streams.topics import CASE_INPUTS, Topics
+from streams.topics import CASE_INPUTS, Topics, partition_of
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 GAUGE_SECONDS = 2.0
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives a key (Java, kafka-python, aiokafka and Faust agree)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class BytesTable(faust.Table):
@@ -137,7 +131,7 @@ def create_app(settings: Settings) -> faust.App:
             metrics.repeats_suppressed.inc()
             return
         outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
-                                          headers=message.headers)
+                                          headers=message.headers, timestamp=_seconds(message.timestamp_ms))
 
     @app.agent(channel, name="case-processor", concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def process(stream: Any) -> None:
@@ -157,8 +151,8 @@ def create_app(settings: Settings) -> faust.App:
                 send(message, msg.partition)
             for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
                 table[key] = state
-            appended = datetime.fromtimestamp(msg.timestamp, UTC) if msg.timestamp else None
-            metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), appended)
+            waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
+            metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
             _count_lag(app, metrics, msg, topic_ids)
 
     @app.timer(GAUGE_SECONDS, name="case-gauges")
@@ -198,7 +192,8 @@ def create_app(settings: Settings) -> faust.App:
                 record = {"event_id": f"tick:{settings.source}:{p}:{int(now.timestamp() * 1000)}",
                           "occurred_at": now, "source": settings.source, "partition": p}
                 message = codec.encode("ClockTicked", record, validate=False)
-                await app.producer.send(message.topic, message.key, message.value, p, None, message.headers)
+                await app.producer.send(message.topic, message.key, message.value, p,
+                                        _seconds(message.timestamp_ms), message.headers)
 
     return app
 
@@ -331,9 +326,14 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
                     metrics.repeats_suppressed.inc()
                     continue
                 outputs[message.topic].send_soon(key=message.key, value=message.value, partition=msg.partition,
-                                                  headers=message.headers)
+                                                  headers=message.headers, timestamp=_seconds(message.timestamp_ms))
             metrics.gate_step(result, ruling)
             _count_lag(app, metrics, msg, topic_ids)
+
+
+def _seconds(timestamp_ms: int | None) -> float | None:
+    # Faust takes record timestamps in seconds
+    return timestamp_ms / 1000 if timestamp_ms is not None else None
 
 
 def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) -> None:

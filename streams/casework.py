@@ -38,6 +38,8 @@ class Result:
 
     messages: list[Encoded] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
+    #: the stream instant each output was decided at (its event's time, or its deadline's), as `decide` stamps it
+    decided: list[datetime] = field(default_factory=list)
     writes: dict[bytes, bytes] = field(default_factory=dict)
     dead_letter: DeadLetter | None = None
     event_type: str | None = None
@@ -202,8 +204,8 @@ class CaseWork:
             _, _, item, type_name, item_token, _ = heapq.heappop(held)
             result = Result(event_type=type_name, event=item)
             self._step(store, overlay, p, item, result)
-            for output in result.outputs:
-                result.messages.append(self.codec.encode(output.type_name, output.to_record(now), validate=False))
+            for output, at in zip(result.outputs, result.decided, strict=True):
+                result.messages.append(self.codec.encode(output.type_name, output.to_record(now), False, at))
             overlay.update(result.writes)
             out.append((item_token, result))
         return out
@@ -242,6 +244,7 @@ class CaseWork:
             grace = timedelta(minutes=self.book.overdue_grace_minutes)
             result.left_late[case.booking_id] = event.occurred_at > case.release_deadline + grace
         result.outputs.extend(step.outputs)
+        result.decided.extend(event.occurred_at for _ in step.outputs)
         self._save(result, p, step, pending)
 
     def _fire_due(self, store: Store, p: int, result: Result) -> None:
@@ -253,5 +256,6 @@ class CaseWork:
                 continue  # already fired before a restart replayed it into the heap
             step = cases.fire(self.book, case, deadline)
             result.outputs.extend(step.outputs)
+            result.decided.extend(deadline.due_at for _ in step.outputs)
             result.fired.extend(step.outputs)
             self._save(result, p, step, tuple(d for d in pending if d != deadline))

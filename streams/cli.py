@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _produce_parser(sub)
     _simulate_parser(sub)
     _decide_parser(sub)
+    _replay_parser(sub)
     _worker_parser(sub)
     _agencies_parser(sub)
     _acl_parser(sub)
@@ -492,6 +493,8 @@ def _decide_parser(sub: Any) -> None:
     p.add_argument("--jurisdiction", default="CA",
                    help="STATE or STATE/County for bookings whose booking record is not in the input (default CA)")
     p.add_argument("--until", help="at the end of input, fire deadlines up to this ISO instant")
+    p.add_argument("--as-if", dest="as_if", metavar="REGIME",
+                   help="decide as if this regime (e.g. CA_VALUES) had governed at every instant")
     p.set_defaults(handler=_decide)
 
 
@@ -501,10 +504,22 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
     state, _, county = args.jurisdiction.partition("/")
     until = _instant(args.until) if args.until else None
     stream = sys.stdin if args.file == "-" else _open(args.file)
-    bad = decide_file(stream, sys.stdout, _codec(settings), args.rules, state, county or None, until)
+    bad = decide_file(stream, sys.stdout, _codec(settings), args.rules, state, county or None, until, args.as_if)
     for line in bad:
         print(f"{args.file}: {line}", file=sys.stderr)
     return EXIT_REJECTED if bad else 0
+
+
+def _replay_parser(sub: Any) -> None:
+    from streams.replay import command
+
+    command.add_parser(sub, _replay)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.replay import command
+
+    return command.run(args, settings, _codec(settings))
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings) -> int:

@@ -91,6 +91,9 @@ class Encoded:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+    #: the record's Kafka timestamp: the event time (an input's occurred_at, the stream instant an output was
+    #: decided at), so that Kafka's own time index (offsets_for_times) finds records by when things happened
+    timestamp_ms: int | None = None
 
 
 class _Rejected(Exception):
@@ -127,8 +130,12 @@ class Codec:
             raise EventValidationError(f"{type_name}: {'; '.join(map(str, exc.errors))}") from None
         return schema
 
-    def encode(self, type_name: str, record: Mapping[str, Any], validate: bool = True) -> Encoded:
-        """Encode a record with the newest schema of its type, addressed to its topic and keyed by its key."""
+    def encode(self, type_name: str, record: Mapping[str, Any], validate: bool = True,
+               at: datetime | None = None) -> Encoded:
+        """Encode a record with the newest schema of its type, addressed to its topic and keyed by its key.
+
+        The record's timestamp is `at`, else the record's own `occurred_at` (inputs), else left to the producer.
+        """
         schema = self.validate(type_name, record) if validate else self.registry.latest(type_name)
         topic = self.topics.for_event(type_name)
         buf = io.BytesIO()
@@ -141,7 +148,9 @@ class Codec:
         headers = [(HEADER_TYPE, type_name.encode()), (HEADER_VERSION, str(schema.version).encode())]
         if record.get("output_id"):  # outputs: consumers (and a restarted worker) tell repeats apart unread
             headers.append((HEADER_OUTPUT_ID, str(record["output_id"]).encode()))
-        return Encoded(topic.name, key, buf.getvalue(), headers)
+        stamp = at or record.get("occurred_at")
+        return Encoded(topic.name, key, buf.getvalue(), headers,
+                       int(stamp.timestamp() * 1000) if isinstance(stamp, datetime) else None)
 
     # --- reading ---------------------------------------------------------------------------------------
 

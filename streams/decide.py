@@ -25,7 +25,7 @@ from streams import cases, clets
 from streams import events as ev
 from streams.codec import Codec
 from streams.decisions import Deadline
-from streams.law import rulebook
+from streams.law import regimes, rulebook
 from streams.law.rulebook import RuleBook
 from streams.produce import BadLine, read_jsonl
 
@@ -134,9 +134,14 @@ def read_events(stream: TextIO, codec: Codec) -> tuple[list[ev.Event], list[BadL
 
 
 def decide_file(stream: TextIO, out: TextIO, codec: Codec, rules: Path | None = None, state: str = "CA",
-                county: str | None = None, until: datetime | None = None) -> list[BadLine]:
-    """The whole `decide` command: read, order, run, write one JSON line per output; return the bad lines."""
+                county: str | None = None, until: datetime | None = None, as_if: str | None = None) -> list[BadLine]:
+    """The whole `decide` command: read, order, run, write one JSON line per output; return the bad lines.
+
+    `as_if` names a regime to apply at every instant instead of the one in force (`regimes.as_if`).
+    """
     book = rulebook.load(rules)
+    if as_if:
+        book = regimes.as_if(book, as_if)
     processor = Processor(book, clets.load_rows(rules), state, county)
     events, bad = read_events(stream, codec)
     for emitted in run(processor, events, until):

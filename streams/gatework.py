@@ -59,7 +59,7 @@ class GateWork:
             return event, None
         assert isinstance(event, ev.CletsQueryMade)
         ruling = clets.decide(self.rows, event, self.registry.get(event.agency_id))
-        message = self.codec.encode("CletsDecision", ruling.to_record(now), validate=False)
+        message = self.codec.encode("CletsDecision", ruling.to_record(now), False, event.occurred_at)
         return Result([message], event_type="CletsQueryMade"), ruling
 
 

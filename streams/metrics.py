@@ -57,8 +57,9 @@ class Metrics:
                                     registry=r)
         self.hold_duration = Histogram("dt_hold_duration_seconds", "Length of permitted holds", ["regime"],
                                        buckets=HOLD_BUCKETS, registry=r)
-        self.latency = Histogram("dt_processing_latency_seconds", "From an input's append to Kafka to its "
-                                 "outputs being sent", buckets=LATENCY_BUCKETS, registry=r)
+        self.latency = Histogram("dt_processing_latency_seconds", "From the worker fetching an input from Kafka "
+                                 "to its outputs being sent (time queued in the worker included)",
+                                 buckets=LATENCY_BUCKETS, registry=r)
         self.event_age = Histogram("dt_event_age_at_output_seconds", "From an input's occurred_at to its outputs "
                                    "being sent", buckets=AGE_BUCKETS, registry=r)
         self.lateness = Histogram("dt_deadline_lateness_seconds", "From a deadline's effective_at to the emission "
@@ -85,8 +86,11 @@ class Metrics:
         for kind in violation_kinds:
             self.violations.labels(kind, "unknown")
 
-    def case_step(self, result: Result, topic: str, now: datetime, appended_at: datetime | None) -> None:
-        """Count one case-processor step: the input, its outputs, their latency and lateness."""
+    def case_step(self, result: Result, topic: str, now: datetime, waited: float | None) -> None:
+        """Count one case-processor step: the input, its outputs, their latency (`waited` s since fetch), lateness.
+
+        Record timestamps are event time (an input's occurred_at), so they do not measure the pipeline's delay.
+        """
         if result.dead_letter is not None:
             self.dead_letters.labels(result.dead_letter.reason_code).inc()
             return
@@ -103,8 +107,8 @@ class Metrics:
             self._output(output, result.counties.get(output.booking_id, "unknown"))
         fired = {id(o) for o in result.fired}
         if result.outputs:
-            if appended_at is not None:
-                self.latency.observe(max((now - appended_at).total_seconds(), 0.0))
+            if waited is not None:
+                self.latency.observe(max(waited, 0.0))
             if event is not None and len(fired) < len(result.outputs):
                 self.event_age.observe(max((now - event.occurred_at).total_seconds(), 0.0))
         for output in result.fired:

@@ -106,7 +106,7 @@ class EventProducer:
     def send_encoded(self, message: Encoded, partition: int | None = None) -> Any:
         """Send an already encoded message (optionally to a given partition)."""
         return self._producer.send(message.topic, key=message.key, value=message.value,
-                                   headers=message.headers, partition=partition)
+                                   headers=message.headers, partition=partition, timestamp_ms=message.timestamp_ms)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything sent so far is acknowledged."""

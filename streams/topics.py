@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kafka.partitioner.default import murmur2
+
 from streams.config import Settings
 from streams.errors import ConfigError
 
 FOREVER = -1
+#: Record timestamps are event times, which may lie years back (history loaded late) or ahead of the wall clock
+#: (a simulation run faster than real time): the broker must take any (Kafka 4 refuses those over an hour ahead).
+ANY_TIMESTAMP_MS = str(2**63 - 1)
 CLOCK_RETENTION_MS = 30 * 24 * 3600 * 1000
 
 
@@ -84,7 +89,9 @@ class Topic:
     @property
     def configs(self) -> dict[str, str]:
         """Topic-level configs the admin API sets at creation."""
-        return {"retention.ms": str(self.spec.retention_ms), "cleanup.policy": self.spec.cleanup_policy}
+        return {"retention.ms": str(self.spec.retention_ms), "cleanup.policy": self.spec.cleanup_policy,
+                "message.timestamp.type": "CreateTime", "message.timestamp.before.max.ms": ANY_TIMESTAMP_MS,
+                "message.timestamp.after.max.ms": ANY_TIMESTAMP_MS}
 
 
 class Topics:
@@ -138,3 +145,8 @@ class Topics:
 def _fixed_partitions(spec: TopicSpec, settings: Settings) -> int:
     # The registry is small and read whole by every gate worker; one partition keeps its order total.
     return 1 if spec.cleanup_policy == "compact" else settings.partitions
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (Java, kafka-python, aiokafka and Faust agree)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -5,8 +5,10 @@ The regime is picked by the instant the law acts, never by the booking date (spe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+from streams.errors import RuleBookError
 from streams.law.rulebook import Policy, RuleBook, Span
 
 
@@ -26,3 +28,23 @@ def forbidding_policy(book: RuleBook, state: str, county: str | None, kind: str,
         if policy.state == state and policy.county == county and kind in policy.forbids and at >= policy.start:
             return policy
     return None
+
+
+def regime_ids(book: RuleBook) -> tuple[str, ...]:
+    """Every regime the rule book knows, in every jurisdiction and the federal baseline."""
+    spans = [s for j in (*book.jurisdictions.values(), book.default) for s in j.regimes]
+    return tuple(dict.fromkeys(s.id for s in spans))
+
+
+def as_if(book: RuleBook, regime_id: str) -> RuleBook:
+    """The rule book with one regime in force everywhere, at every instant (a counterfactual for audits).
+
+    Only which regime governs changes: its rules, citations, overlays (the TRUTH Act keeps its own dates) and
+    local policies are the book's own. Raises RuleBookError naming the known regimes for an unknown id.
+    """
+    spans = {s.id: s for j in (*book.jurisdictions.values(), book.default) for s in j.regimes}
+    if regime_id not in spans:
+        raise RuleBookError(f"no regime {regime_id!r}; the rule book knows {', '.join(regime_ids(book))}")
+    always = replace(spans[regime_id], start=None, end=None)
+    return replace(book, jurisdictions={code: replace(j, regimes=(always,)) for code, j in book.jurisdictions.items()},
+                   default=replace(book.default, regimes=(always,)))

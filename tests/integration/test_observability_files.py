@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -87,7 +87,7 @@ def _worker_metrics() -> tuple[Metrics, str]:
                 continue
             result = work.handle(store, where, message.key, message.value, message.headers, now)
             store.update(result.writes)
-            metrics.case_step(result, "bookings", now, now - timedelta(milliseconds=20))
+            metrics.case_step(result, "bookings", now, 0.02)
     metrics.set_gauges(work.gauges())
     return metrics, generate_latest(metrics.registry).decode()
 

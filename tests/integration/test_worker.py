@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
 from streams import clets
@@ -16,7 +15,7 @@ from streams.law import rulebook
 from streams.produce import EventProducer, parse_line
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import read_all
-from tests.support.worker import WorkerProcess, outputs_on_kafka, wait_processed
+from tests.support.worker import WorkerProcess, outputs_on_kafka, tick_all, wait_processed
 
 LIVE_SCENARIOS = [
     "s01_pre_trust_legacy_hold_skips_thanksgiving_and_the_weekend",
@@ -28,31 +27,6 @@ LIVE_SCENARIOS = [
     "s32_values_act_status_may_be_shared_release_date_may_not",
     "x03_still_in_custody_after_the_release_deadline_is_a_violation",
 ]
-
-
-@pytest.fixture
-def live(settings, kafka_codec, tmp_path):
-    """A worker (no ticker) and a way to feed it one event at a time, waiting until each is committed."""
-    worker = WorkerProcess(settings, tmp_path / "w1", tmp_path / "worker1.log")
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    producer = EventProducer(settings.kafka_client_config(), kafka_codec)
-
-    def feed(type_name, record, partition=None, timeout=120.0):
-        message = kafka_codec.encode(type_name, record)
-        meta = producer.send_encoded(message, partition).get(timeout=30)
-        wait_processed(admin, settings.app_id, {TopicPartition(meta.topic, meta.partition): meta.offset},
-                       timeout, worker)
-
-    yield feed, worker
-    producer.close()
-    admin.close()
-    worker.stop()
-
-
-def tick_all(feed, settings, at: datetime) -> None:
-    for p in range(settings.partitions):
-        feed("ClockTicked", {"event_id": f"tick-{p}-{at.isoformat()}", "occurred_at": at, "source": "test",
-                             "partition": p}, partition=p)
 
 
 def _comparable(output: dict) -> tuple:

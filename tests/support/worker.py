@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from kafka import KafkaAdminClient, TopicPartition
@@ -92,3 +93,10 @@ def outputs_on_kafka(settings: Settings, codec: Codec) -> list[dict]:
             assert isinstance(decoded, Decoded), decoded
             got.append({"type": decoded.type_name, **decoded.record})
     return got
+
+
+def tick_all(feed, settings: Settings, at: datetime) -> None:
+    """Feed a tick at `at` to every partition of the clock."""
+    for p in range(settings.partitions):
+        feed("ClockTicked", {"event_id": f"tick-{p}-{at.isoformat()}", "occurred_at": at, "source": "test",
+                             "partition": p}, partition=p)

@@ -27,7 +27,7 @@ def run(codec, name: str, until: datetime | None = None) -> tuple[Metrics, CaseW
     for offset, m in enumerate(messages):
         result = work.handle(store, Coordinates(m.topic, 0, offset), m.key, m.value, m.headers, NOW)
         store.update(result.writes)
-        metrics.case_step(result, "bookings", NOW, NOW - timedelta(milliseconds=30))
+        metrics.case_step(result, "bookings", NOW, 0.03)
     metrics.set_gauges(work.gauges())
     return metrics, work
 
@@ -80,6 +80,6 @@ def test_a_dead_letter_is_counted_by_reason_and_nothing_else(codec):
     metrics = Metrics(CollectorRegistry(), ["MISSING_HEADER"])
     work = CaseWork(rulebook.load(), codec, "t")
     result = work.handle({}, Coordinates(codec.topics.name("bookings"), 0, 9), b"X", b"\x00", [], NOW)
-    metrics.case_step(result, "bookings", NOW, NOW)
+    metrics.case_step(result, "bookings", NOW, 0.0)
     assert value(metrics, "dt_dead_letters_total", reason="MISSING_HEADER") == 1
     assert value(metrics, "dt_events_consumed_total", topic="bookings", event_type="unknown") == 0

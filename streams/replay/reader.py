@@ -1,0 +1,266 @@
+"""Reading a selection back from Kafka: group-less, read_committed, seeking by time with Kafka's own time index.
+
+Record timestamps are event times (an input's `occurred_at`, the stream instant an output was decided at), so
+`offsets_for_times` finds where a window begins on every partition. The replay never joins a consumer group: it
+assigns partitions itself and commits nothing, so the live workers never see it.
+
+Two passes. The first reads the bookings topic and decodes only booking records, to learn which bookings match a
+person, facility or county. The second reads the case inputs and the outputs, and decodes only the records whose
+key is a selected booking; the rest are counted, not decoded. For listed booking ids, only the partitions their
+keys map to are read, and the first pass is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from streams import events as ev
+from streams.codec import HEADER_TYPE, Codec, Coordinates, DeadLetter
+from streams.errors import KafkaUnavailable
+from streams.replay.selection import Selection
+from streams.topics import CASE_INPUTS, Topics, partition_of
+
+OUTPUTS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
+BOOKING = "BookingRecorded"
+#: how long a partition may give nothing while short of its end before the replay gives up
+STALL_SECONDS = 60.0
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One record read back: where it was, its record timestamp (event time) and its decoded content."""
+
+    topic_id: str
+    partition: int
+    offset: int
+    at: datetime
+    type_name: str
+    record: dict[str, Any]
+
+
+@dataclass
+class Capture:
+    """Everything a replay read: the selected bookings' inputs and outputs, and what the reading cost."""
+
+    selection: Selection
+    bookings: dict[str, ev.BookingRecorded] = field(default_factory=dict)
+    inputs: dict[str, list[Recorded]] = field(default_factory=lambda: defaultdict(list))
+    outputs: dict[str, list[Recorded]] = field(default_factory=lambda: defaultdict(list))
+    #: the latest event time on each partition read (inputs of every booking, and the clock's last tick): how far
+    #: the live workers' stream time had come, so a re-decision fires the same deadlines
+    stream_time: dict[int, datetime] = field(default_factory=dict)
+    #: records of selected bookings (or booking records) that cannot be decoded, with their coordinates
+    unreadable: list[DeadLetter] = field(default_factory=list)
+    records_read: Counter[str] = field(default_factory=Counter)
+    decoded: int = 0
+    partitions: tuple[int, ...] = ()
+    #: (topic id, partition) -> (first offset read, offset reading stopped at)
+    ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def booking_ids(self) -> list[str]:
+        """Every booking with anything read, in id order."""
+        return sorted(set(self.inputs) | set(self.outputs) | set(self.bookings))
+
+    def partition(self, booking_id: str, partitions: int) -> int:
+        """The partition a booking's records live on."""
+        return partition_of(booking_id.encode(), partitions)
+
+
+class Reader:
+    """Reads selections from one cluster's topics (one prefix)."""
+
+    def __init__(self, client_config: dict[str, Any], topics: Topics, codec: Codec,
+                 progress: Progress | None = None, max_records: int = 5000) -> None:
+        """Bind the cluster and the codec; `progress(done, total)` hears how far the reading is."""
+        self.client_config, self.topics, self.codec = client_config, topics, codec
+        self.progress, self.max_records = progress, max_records
+        self._done = self._total = 0
+
+    def read(self, selection: Selection) -> Capture:
+        """Read what the selection names (see the module docstring)."""
+        began = time.monotonic()
+        capture = Capture(selection)
+        consumer = self._consumer()
+        try:
+            partitions = self._partitions(consumer, selection)
+            capture.partitions = tuple(partitions)
+            first = self._ranges(consumer, ["bookings"], partitions, selection) \
+                if selection.by_attributes else {}
+            second = self._ranges(consumer, [*CASE_INPUTS, *OUTPUTS], partitions, selection)
+            self._total = sum(end - start for start, end in (*first.values(), *second.values()))
+            if first:
+                self._scan(consumer, first, lambda tid, r: self._booking(capture, tid, r), capture)
+            keys = self._keys(capture, selection)
+            self._scan(consumer, second, lambda tid, r: self._keep(capture, keys, tid, r), capture)
+            self._last_ticks(consumer, partitions, capture)
+        except KafkaError as exc:
+            raise KafkaUnavailable(f"cannot read from Kafka at {self.client_config.get('bootstrap_servers')}: "
+                                   f"{exc}") from exc
+        finally:
+            consumer.close()
+        capture.seconds = time.monotonic() - began
+        return capture
+
+    def _consumer(self) -> KafkaConsumer:
+        try:
+            return KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
+                                 max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+                                 client_id="detainer-tracker-replay", **self.client_config)
+        except KafkaError as exc:
+            raise KafkaUnavailable(f"cannot reach Kafka at {self.client_config.get('bootstrap_servers')}: "
+                                   f"{exc}") from exc
+
+    def _partitions(self, consumer: KafkaConsumer, selection: Selection) -> list[int]:
+        name = self.topics.name("bookings")
+        found = consumer.partitions_for_topic(name)
+        if not found:
+            raise KafkaUnavailable(f"topic {name} does not exist (is the topic prefix right?)")
+        if selection.only_listed:
+            return sorted({partition_of(b.encode(), len(found)) for b in selection.booking_ids})
+        return sorted(found)
+
+    def _ranges(self, consumer: KafkaConsumer, topic_ids: Iterable[str], partitions: list[int],
+                selection: Selection) -> dict[TopicPartition, tuple[int, int]]:
+        tps = [TopicPartition(self.topics.name(t), p) for t in topic_ids for p in partitions]
+        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        start, stop = dict(begin), dict(end)
+        if selection.read_from is not None:
+            start = self._offsets_at(consumer, tps, selection.read_from, end)
+        if selection.read_to is not None:
+            stop = self._offsets_at(consumer, tps, selection.read_to, end)
+        return {tp: (max(start[tp], begin[tp]), max(stop[tp], start[tp], begin[tp])) for tp in tps}
+
+    @staticmethod
+    def _offsets_at(consumer: KafkaConsumer, tps: list[TopicPartition], at: datetime,
+                    end: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        # the first offset whose record timestamp is at or after `at`; none such: the partition's end
+        found = consumer.offsets_for_times({tp: int(at.timestamp() * 1000) for tp in tps})
+        return {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
+
+    def _scan(self, consumer: KafkaConsumer, ranges: dict[TopicPartition, tuple[int, int]],
+              visit: Callable[[str, Any], None], capture: Capture) -> None:
+        live = {tp for tp, (start, end) in ranges.items() if end > start}
+        for tp, (start, end) in ranges.items():
+            capture.ranges[(self._topic_id(tp.topic), tp.partition)] = (start, end)
+        if not live:
+            return
+        consumer.assign(sorted(live))
+        for tp in live:
+            consumer.seek(tp, ranges[tp][0])
+        ids = {tp.topic: self._topic_id(tp.topic) for tp in live}
+        quiet_since = time.monotonic()
+        while live:
+            batch = consumer.poll(timeout_ms=1000, max_records=self.max_records, update_offsets=True)
+            for tp, records in batch.items():
+                end, topic_id = ranges[tp][1], ids[tp.topic]
+                inside = [r for r in records if r.offset < end] if records[-1].offset >= end else records
+                for r in inside:
+                    visit(topic_id, r)
+                capture.records_read[topic_id] += len(inside)
+                self._advance(len(inside))
+            done = {tp for tp in live if consumer.position(tp) >= ranges[tp][1]}
+            if done:
+                live -= done
+                consumer.pause(*done)
+            if batch or done:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > STALL_SECONDS:
+                short = ", ".join(f"{tp.topic}[{tp.partition}] at {consumer.position(tp)} of {ranges[tp][1]}"
+                                  for tp in sorted(live))
+                raise KafkaUnavailable(f"reading stalled for {STALL_SECONDS:.0f} s short of the end: {short}")
+        consumer.unsubscribe()
+
+    def _advance(self, n: int) -> None:
+        self._done += n
+        if self.progress is not None:
+            self.progress(self._done, self._total)
+
+    def _topic_id(self, name: str) -> str:
+        topic = self.topics.by_name(name)
+        return topic.spec.id if topic else name
+
+    def _booking(self, capture: Capture, topic_id: str, r: Any) -> None:
+        if _type_of(r) != BOOKING:
+            return
+        decoded = self._decode(capture, topic_id, r)
+        if decoded is not None:
+            booking = ev.from_record(decoded.type_name, decoded.record)
+            if capture.selection.matches(booking):  # type: ignore[arg-type]
+                capture.bookings[booking.booking_id] = booking  # type: ignore[attr-defined,assignment]
+
+    @staticmethod
+    def _keys(capture: Capture, selection: Selection) -> frozenset[bytes] | None:
+        if selection.by_attributes:
+            return frozenset(b.encode() for b in (*capture.bookings, *selection.booking_ids))
+        if selection.booking_ids:
+            return frozenset(b.encode() for b in selection.booking_ids)
+        return None  # every booking
+
+    def _keep(self, capture: Capture, keys: frozenset[bytes] | None, topic_id: str, r: Any) -> None:
+        if topic_id in CASE_INPUTS and r.timestamp is not None:
+            _later(capture.stream_time, r.partition, _instant(r.timestamp))
+        if keys is not None and r.key not in keys:
+            return
+        decoded = self._decode(capture, topic_id, r)
+        if decoded is None:
+            return
+        booking_id = str(decoded.record.get("booking_id") or r.key.decode(errors="replace"))
+        kept = Recorded(topic_id, r.partition, r.offset, _instant(r.timestamp), decoded.type_name, decoded.record)
+        (capture.outputs if topic_id in OUTPUTS else capture.inputs)[booking_id].append(kept)
+        if decoded.type_name == BOOKING:
+            capture.bookings.setdefault(booking_id, ev.from_record(BOOKING, decoded.record))  # type: ignore[arg-type]
+
+    def _decode(self, capture: Capture, topic_id: str, r: Any) -> Any:
+        decoded = self.codec.decode(r.value, r.headers, Coordinates(r.topic, r.partition, r.offset, r.timestamp),
+                                    r.key)
+        if isinstance(decoded, DeadLetter):
+            capture.unreadable.append(decoded)
+            return None
+        capture.decoded += 1
+        return decoded
+
+    def _last_ticks(self, consumer: KafkaConsumer, partitions: list[int], capture: Capture) -> None:
+        # the clock's last tick on each partition is where live stream time stood (ticks are wall-clock time)
+        tps = [TopicPartition(self.topics.name("clock"), p) for p in partitions]
+        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        tps = [tp for tp in tps if end[tp] > begin[tp]]
+        if not tps:
+            return
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, end[tp] - 1)
+        waiting, deadline = set(tps), time.monotonic() + 10
+        while waiting and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for r in records:
+                    if r.timestamp is not None:
+                        _later(capture.stream_time, tp.partition, _instant(r.timestamp))
+                waiting.discard(tp)
+            waiting = {tp for tp in waiting if consumer.position(tp) < end[tp]}
+        consumer.unsubscribe()
+
+
+def _type_of(r: Any) -> str | None:
+    for name, value in r.headers or ():
+        if name == HEADER_TYPE:
+            return value.decode(errors="replace")
+    return None
+
+
+def _instant(timestamp_ms: int) -> datetime:
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+
+
+def _later(times: dict[int, datetime], partition: int, at: datetime) -> None:
+    if partition not in times or at > times[partition]:
+        times[partition] = at
