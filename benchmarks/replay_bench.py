@@ -85,14 +85,14 @@ def measure(days: float = 365, runs: int = 3) -> dict:
         events, outputs = _load(settings, codec, days)
         selection = Selection(county=COUNTIES[0], start=START, end=END)
         raw, raw_decode, read, audit = [], [], [], []
-        records = 0
+        records = 0  # every record of the partitions, as the raw consumer reads them
         for _ in range(runs):
-            n, s = _raw(settings, topics, None)
-            raw.append(n / s)
+            records, s = _raw(settings, topics, None)
+            raw.append(records / s)
             n, s = _raw(settings, topics, codec)
             raw_decode.append(n / s)
             capture = Reader(settings.kafka_client_config(), topics, codec).read(selection)
-            records = sum(capture.records_read.values())
+            assert sum(capture.records_read.values()) == records  # every record read once, no more
             read.append(records / capture.seconds)
             began = time.perf_counter()
             code = cli(["--bootstrap-servers", broker.bootstrap, "--topic-prefix", "bench.", "--partitions", "6",

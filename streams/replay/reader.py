@@ -85,21 +85,30 @@ class Reader:
         self.client_config, self.topics, self.codec = client_config, topics, codec
         self.progress, self.max_records = progress, max_records
         self._done = self._total = 0
+        self._stream_ms: dict[int, int] = {}
+        self._seen: set[bytes] = set()
+        self._selected: set[bytes] = set()
 
     def read(self, selection: Selection) -> Capture:
         """Read what the selection names (see the module docstring)."""
         began = time.monotonic()
         capture = Capture(selection)
+        self._done, self._stream_ms, self._seen, self._selected = 0, {}, set(), set()
         consumer = self._consumer()
         try:
             partitions = self._partitions(consumer, selection)
             capture.partitions = tuple(partitions)
-            first = self._ranges(consumer, ["bookings"], partitions, selection) \
-                if selection.by_attributes else {}
-            second = self._ranges(consumer, [*CASE_INPUTS, *OUTPUTS], partitions, selection)
+            rest = [t for t in CASE_INPUTS if t != "bookings" or not selection.by_attributes]
+            first = self._ranges(consumer, ["bookings"], partitions, selection) if selection.by_attributes else {}
+            second = self._ranges(consumer, [*rest, *OUTPUTS], partitions, selection)
             self._total = sum(end - start for start, end in (*first.values(), *second.values()))
             if first:
-                self._scan(consumer, first, lambda tid, r: self._booking(capture, tid, r), capture)
+                pending: list[Any] = []
+                self._scan(consumer, first, lambda tid, r: self._booking(capture, pending, tid, r), capture)
+                keys = self._keys(capture, selection)
+                for r in pending:  # events read before their booking record was (written out of order)
+                    if r.key in keys:
+                        self._keep(capture, None, "bookings", r)
             keys = self._keys(capture, selection)
             self._scan(consumer, second, lambda tid, r: self._keep(capture, keys, tid, r), capture)
             self._last_ticks(consumer, partitions, capture)
@@ -108,6 +117,7 @@ class Reader:
                                    f"{exc}") from exc
         finally:
             consumer.close()
+        capture.stream_time = {p: _instant(ms) for p, ms in self._stream_ms.items()}
         capture.seconds = time.monotonic() - began
         return capture
 
@@ -189,29 +199,46 @@ class Reader:
         topic = self.topics.by_name(name)
         return topic.spec.id if topic else name
 
-    def _booking(self, capture: Capture, topic_id: str, r: Any) -> None:
+    def _booking(self, capture: Capture, pending: list[Any], topic_id: str, r: Any) -> None:
+        # The first pass: booking records say which bookings are selected. A booking's other events on this
+        # topic follow its booking record (one key, one partition, in order), so they are kept or skipped at
+        # once; any read before their booking record wait in `pending` until the pass is over.
         if _type_of(r) != BOOKING:
+            if r.key in self._selected:
+                self._keep(capture, None, topic_id, r)
+            elif r.key in self._seen:
+                self._stream(topic_id, r)
+            else:
+                pending.append(r)
             return
+        self._seen.add(r.key)
         decoded = self._decode(capture, topic_id, r)
-        if decoded is not None:
-            booking = ev.from_record(decoded.type_name, decoded.record)
-            if capture.selection.matches(booking):  # type: ignore[arg-type]
-                capture.bookings[booking.booking_id] = booking  # type: ignore[attr-defined,assignment]
+        if decoded is None:
+            return
+        booking = ev.from_record(decoded.type_name, decoded.record)
+        if capture.selection.matches(booking):  # type: ignore[arg-type]
+            self._selected.add(r.key)
+            self._keep(capture, None, topic_id, r, decoded)
+        else:
+            self._stream(topic_id, r)
 
-    @staticmethod
-    def _keys(capture: Capture, selection: Selection) -> frozenset[bytes] | None:
+    def _keys(self, capture: Capture, selection: Selection) -> frozenset[bytes] | None:
         if selection.by_attributes:
-            return frozenset(b.encode() for b in (*capture.bookings, *selection.booking_ids))
+            return frozenset(self._selected | {b.encode() for b in selection.booking_ids})
         if selection.booking_ids:
             return frozenset(b.encode() for b in selection.booking_ids)
         return None  # every booking
 
-    def _keep(self, capture: Capture, keys: frozenset[bytes] | None, topic_id: str, r: Any) -> None:
-        if topic_id in CASE_INPUTS and r.timestamp is not None:
-            _later(capture.stream_time, r.partition, _instant(r.timestamp))
+    def _stream(self, topic_id: str, r: Any) -> None:
+        if topic_id not in OUTPUTS and r.timestamp is not None and r.timestamp > self._stream_ms.get(r.partition, -1):
+            self._stream_ms[r.partition] = r.timestamp
+
+    def _keep(self, capture: Capture, keys: frozenset[bytes] | None, topic_id: str, r: Any,
+              decoded: Any = None) -> None:
+        self._stream(topic_id, r)
         if keys is not None and r.key not in keys:
             return
-        decoded = self._decode(capture, topic_id, r)
+        decoded = decoded or self._decode(capture, topic_id, r)
         if decoded is None:
             return
         booking_id = str(decoded.record.get("booking_id") or r.key.decode(errors="replace"))
@@ -243,8 +270,7 @@ class Reader:
         while waiting and time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for r in records:
-                    if r.timestamp is not None:
-                        _later(capture.stream_time, tp.partition, _instant(r.timestamp))
+                    self._stream("clock", r)
                 waiting.discard(tp)
             waiting = {tp for tp in waiting if consumer.position(tp) < end[tp]}
         consumer.unsubscribe()
@@ -261,6 +287,3 @@ def _instant(timestamp_ms: int) -> datetime:
     return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
 
-def _later(times: dict[int, datetime], partition: int, at: datetime) -> None:
-    if partition not in times or at > times[partition]:
-        times[partition] = at

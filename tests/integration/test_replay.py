@@ -285,3 +285,20 @@ def test_replay_never_joins_a_consumer_group_nor_moves_one(settings, kafka_codec
         admin.close()
     assert after == before
     assert before[1][group][bookings].offset == 1, before
+
+
+def test_a_bookings_events_written_before_its_booking_record_are_still_found_by_person(settings, kafka_codec,
+                                                                                       tmp_path):
+    at = datetime(2018, 2, 1, 17, tzinfo=UTC)
+    release = {**example_record(kafka_codec.registry.latest("Released"), key="B-LATE", n=1), "event_id": "r1",
+               "occurred_at": at + timedelta(days=2)}
+    booked = {**example_record(kafka_codec.registry.latest("BookingRecorded"), key="B-LATE", n=2),
+              "event_id": "b1", "occurred_at": at, "person_id": "P-LATE"}
+    other = {**booked, "booking_id": "B-OTHER", "event_id": "b2", "person_id": "P-OTHER"}
+    with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+        producer.send("Released", release)  # the jail system sent the release first
+        producer.send("BookingRecorded", booked)
+        producer.send("BookingRecorded", other)
+    code, text = replay(settings, tmp_path / "p.jsonl", "--person", "P-LATE", "--format", "jsonl", "--no-diff")
+    assert code == 0
+    assert [(r["booking_id"], r["id"]) for r in jsonl(text)] == [("B-LATE", "b1"), ("B-LATE", "r1")]
