@@ -16,6 +16,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, TopicPartition
 
+from benchmarks import profiling
 from streams.admin import admin_client, create_topics
 from streams.codec import Codec, Coordinates
 from streams.config import Settings
@@ -81,13 +82,18 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         worker = WorkerProcess(settings, root / "worker", root / "worker.log")
         began = time.perf_counter()
+        spy = profiling.record(worker.proc.pid, 30, root / "worker-profile.txt")
         _wait_done(admin, settings.app_id, ends, worker)
         worker_rate = total / (time.perf_counter() - began)  # includes the worker's start-up
         worker.stop()
+        profile = {}
+        if spy is not None:
+            spy.wait(timeout=120)
+            profile = profiling.top(root / "worker-profile.txt")
         restore = _restore(settings, codec, admin, root, open_cases)
         admin.close()
         return {"events": total, "raw_aiokafka_consume_decode": raw, "worker_backlog": worker_rate,
-                "ratio": worker_rate / raw, **restore}
+                "ratio": worker_rate / raw, "profile": profile, **restore}
     finally:
         broker.stop()
 

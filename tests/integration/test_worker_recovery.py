@@ -1,4 +1,5 @@
-"""Recovery: a restart with the data dir intact reads only the changelog's tail."""
+"""Recovery: a restart with the data dir intact reads only the changelog's tail; a survivor takes over a dead
+worker's partitions and fires their deadlines once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from kafka import KafkaAdminClient, TopicPartition
 
 from streams.produce import EventProducer
-from tests.support.worker import WorkerProcess, outputs_on_kafka, wait_processed
+from streams.topics import partition_of
+from tests.support.kafka import wait_until
+from tests.support.worker import WorkerProcess, committed, outputs_on_kafka, wait_processed
 
 AT = datetime(2019, 6, 3, 16, tzinfo=UTC)  # a Monday, Values Act
 
@@ -84,3 +87,45 @@ def test_a_restart_with_its_data_dir_reads_only_the_changelog_tail(settings, kaf
     everyone = {f"A{i}" for i in range(300)} | {f"B{i}" for i in range(100)}
     assert len(released) == len(set(released)) and set(released) == everyone, (
         f"missing {sorted(everyone - set(released))}")  # B's cases too, restored from the changelog's tail
+
+
+def _stable_members(admin: KafkaAdminClient, group: str) -> int:
+    """Members of a consumer group that is Stable (no rebalance under way), else 0."""
+    try:
+        info = admin.describe_groups([group]).get(group, {})
+    except Exception:  # noqa: BLE001 - the coordinator may still be moving: ask again
+        return 0
+    return len(info.get("members") or []) if info.get("group_state", info.get("state")) == "Stable" else 0
+
+
+def test_when_one_of_two_workers_dies_the_other_fires_its_deadlines_once(settings, kafka_codec, tmp_path):
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    first = WorkerProcess(settings, tmp_path / "w1", tmp_path / "w1.log")
+    second = WorkerProcess(settings, tmp_path / "w2", tmp_path / "w2.log")
+    bookings = [f"F{i}" for i in range(60)]
+    assert {partition_of(b.encode(), settings.partitions) for b in bookings} == set(range(settings.partitions))
+    try:
+        wait_until(lambda: _stable_members(admin, settings.app_id) == 2, timeout=180,
+                   describe="both workers in the group, its rebalance done")
+        with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+            metas = [_release_due(producer, kafka_codec, b, AT, AT + timedelta(hours=2)) for b in bookings]
+            wait_processed(admin, settings.app_id, _positions(metas), 180)
+            owners = {w: {int(m) for m in re.findall(r"partition (\d+): \d+ pending deadline",
+                                                     (tmp_path / f"{w}.log").read_text(errors="replace"))}
+                      for w in ("w1", "w2")}
+            first.kill()  # SIGKILL: its partitions move after the session timeout
+            ticks = [producer.send_encoded(kafka_codec.encode("ClockTicked", {
+                "event_id": f"tick-{p}", "occurred_at": AT + timedelta(hours=3), "source": "t", "partition": p}),
+                p).get(timeout=30) for p in range(settings.partitions)]
+            wait_processed(admin, settings.app_id, _positions(ticks), 240, second)
+        releases = [o for o in outputs_on_kafka(settings, kafka_codec)
+                    if o["type"] == "CustodyCommand" and o["directive"] == "RELEASE"]
+        assert sorted(o["booking_id"] for o in releases) == sorted(bookings)  # each once, none lost
+        taken = {int(m) for m in re.findall(r"partition (\d+): \d+ pending deadline",
+                                            (tmp_path / "w2.log").read_text(errors="replace"))}
+        assert owners["w1"] and owners["w1"] <= taken, (owners, taken)
+        assert committed(admin, settings.app_id)
+    finally:
+        first.kill()
+        second.stop()
+        admin.close()
