@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from benchmarks import profiling
 from streams.admin import admin_client, create_topics
@@ -49,6 +49,47 @@ async def _raw_rate(bootstrap: str, topics: list[str], codec: Codec, total: int)
         await consumer.stop()
 
 
+def _raw_kafka_python(bootstrap: str, topics: list[str], codec: Codec, total: int) -> float:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or []]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    seen, began = 0, None
+    while seen < total:
+        batch = consumer.poll(timeout_ms=1000, max_records=5000)
+        began = began or time.perf_counter()
+        for tp, records in batch.items():
+            for r in records:
+                codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
+            seen += len(records)
+    consumer.close()
+    return seen / (time.perf_counter() - began)
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _changelog_bytes(bootstrap: str, topic: str) -> tuple[int, int]:
+    """Records and value bytes of the latest state of each key on a changelog topic."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    ends = consumer.end_offsets(tps)
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    latest: dict[bytes, int] = {}
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
+            for r in records:
+                latest[r.key] = len(r.value or b"")
+    consumer.close()
+    return len(latest), sum(latest.values())
+
+
 def _wait_done(admin: KafkaAdminClient, group: str, ends: dict[TopicPartition, int], worker: WorkerProcess,
                timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
@@ -72,13 +113,19 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         topics = Topics(settings)
         codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
         create_topics(admin_client(settings.kafka_client_config()), topics)
+        events = list(islice(Simulator(SimConfig(start=START, seed=3)).events(), n))
+        encoded = [codec.encode(type_name, record, validate=False) for _, type_name, record in events]
         with EventProducer(settings.kafka_client_config(), codec) as producer:
-            for _, type_name, record in islice(Simulator(SimConfig(start=START, seed=3)).events(), n):
-                producer.send(type_name, record, validate=False)
+            began = time.perf_counter()
+            for message in encoded:
+                producer.send_encoded(message)
+            producer.flush()
+            produce_rate = len(encoded) / (time.perf_counter() - began)
         names = [topics.name(t) for t in CASE_INPUTS]
         ends = end_offsets(broker.bootstrap, names)
         total = sum(ends.values())
         raw = asyncio.run(_raw_rate(broker.bootstrap, names, codec, total))
+        raw_kafka_python = _raw_kafka_python(broker.bootstrap, names, codec, total)
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         worker = WorkerProcess(settings, root / "worker", root / "worker.log")
         began = time.perf_counter()
@@ -92,8 +139,9 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
             profile = profiling.top(root / "worker-profile.txt")
         restore = _restore(settings, codec, admin, root, open_cases)
         admin.close()
-        return {"events": total, "raw_aiokafka_consume_decode": raw, "worker_backlog": worker_rate,
-                "ratio": worker_rate / raw, "profile": profile, **restore}
+        return {"events": total, "raw_aiokafka_consume_decode": raw,
+                "raw_kafka_python_consume_decode": raw_kafka_python, "raw_produce_kafka_python": produce_rate,
+                "worker_backlog": worker_rate, "ratio": worker_rate / raw, "profile": profile, **restore}
     finally:
         broker.stop()
 
@@ -112,9 +160,18 @@ def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Pa
                                               "county": "Fresno", "facility": "Fresno County Jail", "charges": []},
                           validate=False)
     ends = end_offsets(settings.bootstrap_servers, [topics.name("bookings")])
+    # a worker of another (empty) deployment, for the RSS of a worker with no cases
+    empty = Settings(bootstrap_servers=settings.bootstrap_servers, topic_prefix="idle.", partitions=6)
+    create_topics(admin_client(empty.kafka_client_config()), Topics(empty))
+    idle = WorkerProcess(empty, root / "idle", root / "idle.log")
     worker = WorkerProcess(settings, root / "restore-1", root / "restore-1.log")
     _wait_done(admin, settings.app_id, ends, worker)
+    time.sleep(5)  # the gauges' timer and the table's write buffers settle
+    rss_loaded, rss_idle = _rss_bytes(worker.proc.pid), _rss_bytes(idle.proc.pid)
+    idle.stop()
     worker.stop()
+    keys, state_bytes = _changelog_bytes(settings.bootstrap_servers, f"{settings.app_id}-cases-changelog")
+    intact = _first_answer(settings, codec, admin, root / "restore-1", root / "restore-1b.log", topics, "intact")
     began = time.perf_counter()
     worker = WorkerProcess(settings, root / "restore-2", root / "restore-2.log")  # a wiped data dir
     with EventProducer(settings.kafka_client_config(), codec) as producer:
@@ -128,7 +185,27 @@ def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Pa
     _wait_done(admin, settings.app_id, ends, worker)
     seconds = time.perf_counter() - began
     worker.stop()
-    return {"open_cases": cases, "restore_and_answer_seconds": seconds}
+    return {"open_cases": cases, "restore_and_answer_seconds": seconds, "intact_restart_and_answer_seconds": intact,
+            "rss_loaded_bytes": rss_loaded, "rss_idle_bytes": rss_idle,
+            "rss_per_open_case_bytes": (rss_loaded - rss_idle) / cases, "state_keys": keys,
+            "state_bytes_per_case": state_bytes / keys if keys else 0.0}
+
+
+def _first_answer(settings: Settings, codec: Codec, admin: KafkaAdminClient, data_dir: Path, log: Path,
+                  topics: Topics, tag: str) -> float:
+    """Start a worker on `data_dir`, send one event that needs an answer, and time until it is processed."""
+    began = time.perf_counter()
+    worker = WorkerProcess(settings, data_dir, log)
+    with EventProducer(settings.kafka_client_config(), codec) as producer:
+        due = START + timedelta(hours=1)
+        producer.send("ReleaseBecameDue", {"event_id": f"probe-{tag}", "occurred_at": due, "source": "bench",
+                                           "booking_id": "OPEN-0000001", "reason": "BAIL_POSTED",
+                                           "release_at": due}).get(timeout=30)
+    ends = end_offsets(settings.bootstrap_servers, [topics.name("bookings")])
+    _wait_done(admin, settings.app_id, ends, worker)
+    seconds = time.perf_counter() - began
+    worker.stop()
+    return seconds
 
 
 if __name__ == "__main__":

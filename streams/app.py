@@ -27,6 +27,7 @@ from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.metrics import Metrics
 from streams.schemas import SchemaRegistry
+from streams.stalls import add_watchdog
 from streams.topics import CASE_INPUTS, Topics, partition_of
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class BytesTable(faust.Table):
 
 
 class CaseAssignor(PartitionAssignor):
-    """Faust's assignor, which also places the topics the app only writes in the case topics' group.
+    """Faust's assignor, with the write-only topics in the case topics' group and no worker its own standby.
 
     Under exactly-once Faust routes each send through the transaction of `group_for_topic(topic)` and the
     partition; for a topic the app does not consume that lookup fails (faust-streaming #177). Our outputs share
@@ -61,6 +62,17 @@ class CaseAssignor(PartitionAssignor):
             return super().group_for_topic(topic)
         except KeyError:
             return super().group_for_topic(self.case_topic)
+
+    def _perform_assignment(self, cluster: Any, member_metadata: Any) -> Any:
+        # With fewer workers than copies of each table (active + standbys), Faust's assignor makes a lone
+        # survivor both the active and the standby of a partition it takes over; that worker restores the table
+        # and then never reads the partition's input. Ask only for the standbys the group can hold.
+        replicas = self.replicas
+        self.replicas = min(replicas, max(len(member_metadata) - 1, 0))
+        try:
+            return super()._perform_assignment(cluster, member_metadata)
+        finally:
+            self.replicas = replicas
 
 
 def _flush_before_commit(producer: Any) -> None:
@@ -120,6 +132,7 @@ def create_app(settings: Settings) -> faust.App:
     metrics = app.metrics = _metrics(codec)  # type: ignore[attr-defined]
     topic_ids = {t.name: t.spec.id for t in topics}
 
+    stalls = add_watchdog(app, names, metrics)
     output_topics = [t.name for t in topics if t.spec.id in ("decisions", "custody_commands", "violations",
                                                               "notices", "federal_status")]
     recent = RecentOutputs(settings.kafka_client_config(), output_topics)
@@ -151,6 +164,7 @@ def create_app(settings: Settings) -> faust.App:
                 send(message, msg.partition)
             for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
                 table[key] = state
+            stalls.progressed(msg.tp, msg.offset, time.monotonic())
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
             metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
             _count_lag(app, metrics, msg, topic_ids)

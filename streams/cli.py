@@ -281,7 +281,9 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     topics = Topics(settings)
     if args.action == "list":
         for t in topics:
-            retention = "forever" if t.spec.retention_ms < 0 else f"{t.spec.retention_ms // 86_400_000} days"
+            retention = ("forever" if t.spec.retention_ms < 0 and t.spec.retention_bytes < 0 else
+                         f"{t.spec.retention_ms // 86_400_000} days" if t.spec.retention_ms >= 0 else
+                         f"{t.spec.retention_bytes // 2**20} MiB")
             print(f"{t.name:<32} {t.partitions:>3} partitions  key {t.spec.key_field or '-':<11} "
                   f"{t.spec.cleanup_policy:<7} {retention:<8} writer {t.spec.writer}")
         return 0

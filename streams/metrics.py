@@ -79,8 +79,13 @@ class Metrics:
         self.repeats_suppressed = Counter("dt_output_repeats_suppressed", "Outputs made again after a restart or "
                                           "a rebalance and not sent, because they were on their topic already",
                                           registry=r)
+        self.stalls = Counter("dt_partition_stalls", "Input partitions found assigned, behind and unread for longer "
+                              "than the watchdog's patience, by what was done (resumed, stopped)", ["action"],
+                              registry=r)
         self.partitions = Gauge("dt_partitions_assigned", "Partitions of the case topics this worker owns",
                                 registry=r)
+        for action in ("resumed", "stopped"):
+            self.stalls.labels(action)
         for reason in dead_letter_reasons:
             self.dead_letters.labels(reason)
         for kind in violation_kinds:

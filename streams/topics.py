@@ -19,7 +19,9 @@ FOREVER = -1
 #: Record timestamps are event times, which may lie years back (history loaded late) or ahead of the wall clock
 #: (a simulation run faster than real time): the broker must take any (Kafka 4 refuses those over an hour ahead).
 ANY_TIMESTAMP_MS = str(2**63 - 1)
-CLOCK_RETENTION_MS = 30 * 24 * 3600 * 1000
+#: Ticks are kept by size, not by age: their timestamps are event times, which a test or a replay may set years
+#: back, and an age limit would delete them before they are read. 256 MiB a partition is about three weeks of ticks.
+CLOCK_RETENTION_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class TopicSpec:
     doc: str
     co_partitioned: bool = True
     retention_ms: int = FOREVER
+    retention_bytes: int = FOREVER
     cleanup_policy: str = "delete"
 
 
@@ -54,8 +57,8 @@ SPECS: tuple[TopicSpec, ...] = (
               ("ProbableCauseFound", "ConvictionRecorded", "ChargeDismissed", "JudicialWarrantIssued"),
               "court systems (streams.produce)", "findings, convictions, dismissals and judicial warrants"),
     TopicSpec("clock", "clock", "partition", ("ClockTicked",), "streams.agents.ticker",
-              "wall-clock ticks, one stream per partition; kept 30 days (deadlines replay from event time)",
-              retention_ms=CLOCK_RETENTION_MS),
+              "wall-clock ticks, one stream per partition; the last 256 MiB kept (deadlines replay from event time)",
+              retention_bytes=CLOCK_RETENTION_BYTES),
     TopicSpec("decisions", "decisions", "booking_id", ("Decision",), "streams.agents.case_processor",
               "every decision, with rule, citation and evidence"),
     TopicSpec("custody_commands", "custody.commands", "booking_id", ("CustodyCommand",),
@@ -89,7 +92,8 @@ class Topic:
     @property
     def configs(self) -> dict[str, str]:
         """Topic-level configs the admin API sets at creation."""
-        return {"retention.ms": str(self.spec.retention_ms), "cleanup.policy": self.spec.cleanup_policy,
+        return {"retention.ms": str(self.spec.retention_ms), "retention.bytes": str(self.spec.retention_bytes),
+                "cleanup.policy": self.spec.cleanup_policy,
                 "message.timestamp.type": "CreateTime", "message.timestamp.before.max.ms": ANY_TIMESTAMP_MS,
                 "message.timestamp.after.max.ms": ANY_TIMESTAMP_MS}
 

@@ -32,10 +32,13 @@ def test_inputs_decisions_and_dead_letters_are_kept_forever_and_the_registry_com
     topics = Topics(Settings())
     for topic_id in (*CASE_INPUTS, "clets_queries", "decisions", "deadletter"):
         assert topics[topic_id].configs["retention.ms"] == str(FOREVER)
+        assert topics[topic_id].configs["retention.bytes"] == str(FOREVER)
         assert topics[topic_id].configs["cleanup.policy"] == "delete"
     assert topics["clets_agreements"].configs["cleanup.policy"] == "compact"
     assert topics["clets_agreements"].partitions == 1
-    assert int(topics["clock"].configs["retention.ms"]) > 0
+    # ticks carry event times that may lie years back: kept by size, never deleted by age
+    assert topics["clock"].configs["retention.ms"] == str(FOREVER)
+    assert int(topics["clock"].configs["retention.bytes"]) > 0
 
 
 def test_each_event_type_has_exactly_one_topic_and_each_topic_one_writer():

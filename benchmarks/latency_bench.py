@@ -1,0 +1,124 @@
+"""End-to-end latency and deadline lateness of a live worker at steady input rates.
+
+A live worker (ticker on) gets, at a steady rate, releases that are due at once (each gives a RELEASE directive
+immediately) and, one in ten, releases due three seconds later (fired by the clock's ticks). A read_committed
+consumer of the custody commands notes when each directive becomes visible. Latency: produce call to visible.
+Lateness: visible minus the directive's effective_at (the moment the law made the release due).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.admin import admin_client, create_topics
+from streams.codec import Codec, Coordinates, Decoded
+from streams.config import Settings
+from streams.localbroker import LocalBroker, free_port
+from streams.produce import EventProducer
+from streams.schemas import SchemaRegistry
+from streams.topics import Topics
+from tests.support.kafka import wait_until
+from tests.support.worker import WorkerProcess
+
+DEFERRED_EVERY = 10
+DEFER = timedelta(seconds=3)
+
+
+class Watcher(threading.Thread):
+    """Notes the wall-clock time each custody command becomes visible to a read_committed consumer."""
+
+    def __init__(self, settings: Settings, codec: Codec) -> None:
+        super().__init__(daemon=True)
+        self.codec, self.seen, self.stop = codec, {}, threading.Event()
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                                      isolation_level="read_committed", enable_auto_commit=False)
+        name = codec.topics.name("custody_commands")
+        tps = [TopicPartition(name, p) for p in range(settings.partitions)]
+        self.consumer.assign(tps)
+        self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            self.consumer.position(tp)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for tp, records in self.consumer.poll(timeout_ms=50).items():
+                now = time.time()
+                for r in records:
+                    d = self.codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
+                    if isinstance(d, Decoded):
+                        self.seen[d.record["booking_id"]] = (now, d.record["effective_at"])
+        self.consumer.close()
+
+
+def _run_rate(settings: Settings, codec: Codec, rate: float, seconds: float, tag: str) -> dict:
+    watcher = Watcher(settings, codec)
+    watcher.start()
+    sent: dict[str, float] = {}
+    due: dict[str, datetime] = {}
+    with EventProducer(settings.kafka_client_config(), codec) as producer:
+        began, n = time.monotonic(), 0
+        while time.monotonic() - began < seconds:
+            target = began + n / rate
+            pause = target - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            now = datetime.now(UTC)
+            booking = f"{tag}-{n:06d}"
+            release_at = now + DEFER if n % DEFERRED_EVERY == 0 else now
+            sent[booking] = time.time()
+            due[booking] = release_at
+            producer.send("ReleaseBecameDue", {"event_id": f"{booking}-due", "occurred_at": now, "source": "bench",
+                                               "booking_id": booking, "reason": "BAIL_POSTED",
+                                               "release_at": release_at}, validate=False)
+            n += 1
+        producer.flush()
+    wait_until(lambda: len(watcher.seen) >= len(sent), timeout=300, describe=f"{len(sent)} directives at {rate}/s")
+    watcher.stop.set()
+    watcher.join(timeout=10)
+    immediate = _immediate_ids(sent, due)
+    latency = [(watcher.seen[b][0] - sent[b]) * 1000 for b in immediate]
+    late = [watcher.seen[b][0] - due[b].timestamp() for b in sent if b not in immediate]
+    return {"rate": rate, "events": len(sent), "latency_ms": _pcts(latency), "lateness_s": _pcts(late)}
+
+
+def _immediate_ids(sent: dict[str, float], due: dict[str, datetime]) -> set[str]:
+    return {b for b in sent if due[b] <= datetime.fromtimestamp(sent[b], UTC)}
+
+
+def _pcts(values: list[float]) -> dict:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {"p50": statistics.median(ordered), "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            "max": ordered[-1], "n": len(ordered)}
+
+
+def measure(seconds: float = 20) -> dict:
+    """Latency and lateness at 100 and 1,000 events/s, one live worker, 6 partitions."""
+    root = Path(tempfile.mkdtemp(prefix="dt-latency-bench-"))
+    broker = LocalBroker(home=root / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    worker = None
+    try:
+        settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix="lat.", partitions=6)
+        topics = Topics(settings)
+        codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
+        create_topics(admin_client(settings.kafka_client_config()), topics)
+        worker = WorkerProcess(settings, root / "worker", root / "worker.log", ticker=True)
+        _run_rate(settings, codec, 10, 5, "warm")  # the worker is up and owns its partitions
+        return {"runs": [_run_rate(settings, codec, rate, seconds, f"r{int(rate)}") for rate in (100, 1000)]}
+    finally:
+        if worker is not None:
+            worker.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    print(measure())

@@ -1,0 +1,39 @@
+"""The stall watch: unread messages and no progress for longer than the patience is a stall; nothing else is."""
+
+from streams.stalls import StallWatch
+
+
+def test_a_partition_with_unread_messages_and_no_progress_stalls_after_the_patience():
+    watch = StallWatch(patience=30)
+    watch.assigned(["p0", "p1"], now=0)
+    assert watch.stalled({"p0": 5, "p1": 0}, {"p0": 2}, now=29) == []
+    assert watch.stalled({"p0": 5, "p1": 0}, {"p0": 2}, now=31) == ["p0"]  # p1 has nothing to read
+    assert watch.stalled({"p0": 5}, {"p0": 5}, now=31) == []  # the log starts at its end: nothing left to read
+
+
+def test_progress_and_being_caught_up_keep_a_partition_healthy():
+    watch = StallWatch(patience=30)
+    watch.assigned(["p0"], now=0)
+    watch.progressed("p0", 4, now=20)
+    assert watch.stalled({"p0": 9}, {}, now=40) == []
+    assert watch.stalled({"p0": 5}, {}, now=100) == []  # everything up to the end was handled
+    assert watch.stalled({"p0": 9}, {}, now=100) == ["p0"]
+
+
+def test_a_new_assignment_restarts_the_clock_and_forgets_revoked_partitions():
+    watch = StallWatch(patience=30)
+    watch.assigned(["p0"], now=0)
+    watch.assigned(["p1"], now=50)
+    assert watch.stalled({"p0": 9, "p1": 9}, {}, now=60) == []
+    assert watch.stalled({"p0": 9, "p1": 9}, {}, now=81) == ["p1"]
+
+
+def test_one_heal_is_tried_and_then_the_stall_is_known():
+    watch = StallWatch(patience=30)
+    watch.assigned(["p0"], now=0)
+    assert watch.stalled({"p0": 3}, {}, now=31) == ["p0"] and not watch.heal_tried("p0")
+    watch.healing("p0", now=31)
+    assert watch.stalled({"p0": 3}, {}, now=60) == []
+    assert watch.stalled({"p0": 3}, {}, now=62) == ["p0"] and watch.heal_tried("p0")
+    watch.progressed("p0", 0, now=63)
+    assert not watch.heal_tried("p0")
