@@ -26,6 +26,7 @@ from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.metrics import Metrics
+from streams.scheduling import EventTimeScheduler
 from streams.schemas import SchemaRegistry
 from streams.stalls import add_watchdog
 from streams.topics import CASE_INPUTS, Topics, partition_of
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=False,
         broker_commit_interval=settings.commit_interval,
         PartitionAssignor=CaseAssignor,
+        ConsumerScheduler=EventTimeScheduler,
         # A dead worker's partitions move after 10 s of silence: a release must not wait a minute for them.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
@@ -120,6 +122,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_credentials=_credentials(settings),
     )
     names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
+    EventTimeScheduler.app, EventTimeScheduler.clock_topic = app, topics.name("clock")
+    EventTimeScheduler.case_topics = tuple(names[:-1])
     CaseAssignor.case_topic = names[0]
     outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
                for t in topics if t.spec.id in ("decisions", "custody_commands", "violations", "notices",

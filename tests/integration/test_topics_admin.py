@@ -25,7 +25,9 @@ def test_topics_create_is_idempotent_and_sets_retention_and_compaction(broker):
         configs = {name: {k: v["value"] for k, v in entries.items()} for name, entries in described.items()}
         assert configs[topics.name("bookings")]["retention.ms"] == "-1"
         assert configs[topics.name("clets_agreements")]["cleanup.policy"] == "compact"
-        assert int(configs[topics.name("clock")]["retention.ms"]) == 30 * 86_400_000
+        assert configs[topics.name("clock")]["retention.ms"] == "-1"  # ticks are kept by size, not by age
+        assert int(configs[topics.name("clock")]["retention.bytes"]) == 256 * 2**20
+        assert configs[topics.name("bookings")]["message.timestamp.after.max.ms"] == str(2**63 - 1)
 
         other = Topics(Settings(bootstrap_servers=broker.bootstrap, topic_prefix=settings.topic_prefix,
                                 partitions=5))

@@ -1,0 +1,91 @@
+"""The order the worker takes fetched records in: each partition's case topics and clock merged by event time.
+
+Kafka orders records within a topic-partition only. Faust's default hands fetched records over round-robin by
+topic, so a worker catching up on a backlog may apply a booking's court event before the earlier booking event
+on another topic, or let a tick fire a deadline before an input that precedes it. Record timestamps are event
+times (`occurred_at`; a tick's wall-clock time), so this scheduler merges them, as Kafka Streams does for the
+partitions of a task: the records of partition p of the case topics and the clock are buffered, and the one with
+the smallest timestamp is handed over, but only while every case topic of p either has a record buffered or has
+nothing more to fetch (its consumer position has reached its high watermark). Each topic-partition keeps its own
+order. A record that has waited MAX_HOLD seconds goes through regardless: a topic that stops being fetched must
+not stop every release. Buffered records are not yet handed to the agent, so they are not acknowledged and a
+crash or a rebalance loses none (the consumer reads them again from the committed offsets).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from faust.transport.utils import DefaultSchedulingStrategy
+from faust.types import TP
+
+#: the longest a record waits for the other topics of its partition
+MAX_HOLD = 30.0
+
+
+class EventTimeScheduler(DefaultSchedulingStrategy):
+    """Faust's consumer scheduler, merging each partition's case topics and clock by record timestamp."""
+
+    #: set by create_app: the app (for the consumer's positions), the clock topic and the case input topics
+    app: ClassVar[Any] = None
+    clock_topic: ClassVar[str] = ""
+    case_topics: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        """Nothing buffered yet."""
+        self._buffers: dict[Any, deque[tuple[Any, float]]] = {}
+        self._generation: Any = None
+
+    def iterate(self, records: Mapping[Any, list]) -> Iterator[tuple[Any, Any]]:
+        """Every record that may go now: other topics' at once, the merged partitions' in event-time order."""
+        self._new_generation()
+        now = time.monotonic()
+        merged = {*self.case_topics, self.clock_topic}
+        touched: set[int] = set()
+        for tp, batch in records.items():
+            if tp.topic not in merged:
+                for record in batch:
+                    yield tp, record
+                continue
+            self._buffers.setdefault(tp, deque()).extend((r, now) for r in batch)
+            touched.add(tp.partition)
+        for partition in sorted(touched | {tp.partition for tp, q in self._buffers.items() if q}):
+            yield from self._drain(partition, now)
+
+    def _new_generation(self) -> None:
+        # after a rebalance the consumer starts again from the committed offsets: what was buffered is read again
+        generation = getattr(self.app, "consumer_generation_id", None)
+        if generation != self._generation:
+            self._buffers.clear()
+            self._generation = generation
+
+    def _drain(self, partition: int, now: float) -> Iterator[tuple[Any, Any]]:
+        tps = [TP(t, partition) for t in (*self.case_topics, self.clock_topic)]
+        while True:
+            heads = [(self._buffers[tp][0], tp) for tp in tps if self._buffers.get(tp)]
+            if not heads:
+                return
+            (record, since), tp = min(heads, key=lambda h: (_stamp(h[0][0]), h[1].topic))
+            oldest = min(s for (_, s), _ in heads)
+            if now - oldest < MAX_HOLD and any(self._unfetched(t) for t in tps[:-1] if not self._buffers.get(t)):
+                return  # a case topic of this partition has records not fetched yet: wait for them
+            self._buffers[tp].popleft()
+            yield tp, record
+
+    def _unfetched(self, tp: Any) -> bool:
+        """True when the topic-partition has records past what the consumer has returned so far."""
+        try:
+            consumer = self.app.consumer._thread._ensure_consumer()
+            state = consumer._subscription.subscription.assignment.state_value(tp)
+        except Exception:  # noqa: BLE001 - not assigned (any more), or no consumer: nothing to wait for
+            return False
+        if state is None or state.highwater is None or not state.has_valid_position:
+            return False
+        return state.position < state.highwater
+
+
+def _stamp(record: Any) -> int:
+    return record.timestamp if record.timestamp is not None else 0
