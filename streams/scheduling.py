@@ -65,11 +65,12 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
     def _drain(self, partition: int, now: float) -> Iterator[tuple[Any, Any]]:
         tps = [TP(t, partition) for t in (*self.case_topics, self.clock_topic)]
         while True:
-            heads = [(self._buffers[tp][0], tp) for tp in tps if self._buffers.get(tp)]
+            # at equal timestamps the topics' declared order decides (bookings, biometrics, detainers, court, clock)
+            heads = [(self._buffers[tp][0], i, tp) for i, tp in enumerate(tps) if self._buffers.get(tp)]
             if not heads:
                 return
-            (record, since), tp = min(heads, key=lambda h: (_stamp(h[0][0]), h[1].topic))
-            oldest = min(s for (_, s), _ in heads)
+            (record, _), _, tp = min(heads, key=lambda h: (_stamp(h[0][0]), h[1]))
+            oldest = min(since for (_, since), _, _ in heads)
             if now - oldest < MAX_HOLD and any(self._unfetched(t) for t in tps[:-1] if not self._buffers.get(t)):
                 return  # a case topic of this partition has records not fetched yet: wait for them
             self._buffers[tp].popleft()
