@@ -11,9 +11,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import pickle
-from collections.abc import Collection, Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams import cases
@@ -24,11 +24,6 @@ from streams.law.rulebook import RuleBook
 
 STATE_VERSION = 1
 HOUR = timedelta(hours=1)
-#: the time of a topic-partition that has unread messages but none read yet: holds stream time back
-NEVER = datetime.min.replace(tzinfo=UTC)
-#: events held back on one partition, or for how long, before the oldest goes through regardless
-MAX_HELD = 50_000
-MAX_WAIT = timedelta(seconds=10)
 Store = MutableMapping[bytes, Any]
 
 
@@ -48,8 +43,6 @@ class Result:
     fired: list[Output] = field(default_factory=list)
     #: the county of each booking the step touched, for the metrics' county label
     counties: dict[str, str] = field(default_factory=dict)
-    #: states written by earlier results of the same batch, not yet in the store
-    overlay: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     #: bookings that left custody in this step after a release deadline: True when later than the deadline plus
     #: the rule book's grace period (the same measure as the OVERDUE_RELEASE violation)
     left_late: dict[str, bool] = field(default_factory=dict)
@@ -101,8 +94,6 @@ class CaseWork:
         self.stream_time: dict[int, datetime] = {}
         self._heaps: dict[int, list[tuple[datetime, int, Deadline]]] = {}
         self._standing: dict[int, dict[str, Standing]] = {}
-        self._seen: dict[tuple[str, int], datetime] = {}
-        self._held: dict[int, list[tuple[datetime, int, ev.Event, str, Any, datetime]]] = {}
         self._seq = itertools.count()
 
     def forget(self, partitions: Iterable[int]) -> None:
@@ -111,9 +102,6 @@ class CaseWork:
             self._heaps.pop(p, None)
             self._standing.pop(p, None)
             self.stream_time.pop(p, None)
-            self._held.pop(p, None)  # never acknowledged: the partition's next owner reads them again
-            for key in [k for k in self._seen if k[1] == p]:
-                del self._seen[key]
 
     def partitions_owned(self) -> int:
         """How many partitions' deadlines are loaded."""
@@ -158,74 +146,36 @@ class CaseWork:
 
     def handle(self, store: Store, coordinates: Coordinates, key: bytes | None, value: bytes | None,
                headers: Headers, now: datetime) -> Result:
-        """One message, when nothing else is being read: decode, fire what is due, apply, encode (see `receive`)."""
-        ((_, result),) = self.receive(store, coordinates, key, value, headers, now)
-        return result
+        """One message: decode, fire what is due by its time, apply it, encode the outputs (decided at `now`).
 
-    def receive(self, store: Store, coordinates: Coordinates, key: bytes | None, value: bytes | None,
-                headers: Headers, now: datetime, lagging: Collection[str] = (),
-                token: Any = None) -> list[tuple[Any, Result]]:
-        """Take one message; return the (token, result) of every event this lets through, in event-time order.
-
-        Kafka keeps order within a topic-partition only. A worker reading a backlog (after an outage, say) gets
-        the topics of a partition in no particular order: a tick written an hour ago, or a court event, can come
-        long before the earlier bookings of the same partition. `lagging` names the topics whose partition (this
-        one) still holds messages the caller has not handed in; an event is held until every lagging topic has
-        been read up to its time, then applied in event-time order, with the deadlines due before it fired first,
-        as `decide` does. When nothing lags (live), the event goes through at once. Ticks are held like events, but
-        the clock never holds anything back: its ticks are wall-clock time, and events may be stamped ahead of it
-        (a simulation, a jail system's clock); so callers leave the clock out of `lagging`. A message that cannot
-        be read becomes a dead letter at once. Held events are not acknowledged by the caller until they come back
-        with their `token`, so a crash loses none of them. More than MAX_HELD held on a partition, or one held
-        longer than MAX_WAIT (wall clock, `now`): the oldest goes through anyway (a stalled topic must not stop
-        every release).
-
-        The Faust worker hands messages in as it reads them and names no lagging topics yet (README, "Order across
-        topics"): it does not know reliably, at the moment a partition is assigned, where it starts on each topic.
-
-        The store is only read: the new states are in each `Result.writes`, for the caller to store (in order)
-        after it has sent that result's outputs, so that a crash can repeat an output but never record a state
-        whose outputs were not sent.
+        Messages come in event-time order across a partition's topics (`streams.scheduling` merges them), so a
+        partition's stream time is the latest event or tick time seen. A message that cannot be read becomes a
+        dead letter. The store is only read: the new states are in `Result.writes`, for the caller to store
+        after it has sent the outputs, so that a crash can repeat an output but never record a state whose
+        outputs were not sent.
         """
         decoded = self.codec.decode(value, headers, coordinates, key)
         if isinstance(decoded, DeadLetter):
             record = decoded.to_record(self.source, now)
-            return [(token, Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded))]
+            return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
         event = ev.from_record(decoded.type_name, decoded.record)
-        p, topic = coordinates.partition, coordinates.topic
-        if event.occurred_at > self._seen.get((topic, p), NEVER):
-            self._seen[(topic, p)] = event.occurred_at
-        held = self._held.setdefault(p, [])
-        heapq.heappush(held, (event.occurred_at, next(self._seq), event, decoded.type_name, token, now))
-        limit = min((self._seen.get((t, p), NEVER) for t in lagging), default=None)
-        out: list[tuple[Any, Result]] = []
-        overlay: dict[bytes, bytes] = {}
-        while held and (limit is None or held[0][0] <= limit or len(held) > MAX_HELD or now - held[0][5] > MAX_WAIT):
-            _, _, item, type_name, item_token, _ = heapq.heappop(held)
-            result = Result(event_type=type_name, event=item)
-            self._step(store, overlay, p, item, result)
-            for output, at in zip(result.outputs, result.decided, strict=True):
-                result.messages.append(self.codec.encode(output.type_name, output.to_record(now), False, at))
-            overlay.update(result.writes)
-            out.append((item_token, result))
-        return out
+        result = Result(event_type=decoded.type_name, event=event)
+        self._step(store, coordinates.partition, event, result)
+        for output, at in zip(result.outputs, result.decided, strict=True):
+            result.messages.append(self.codec.encode(output.type_name, output.to_record(now), False, at))
+        return result
 
-    def held(self) -> int:
-        """Events received and not yet let through, on every partition."""
-        return sum(len(h) for h in self._held.values())
-
-    def _step(self, store: Store, overlay: dict[bytes, bytes], p: int, event: ev.Event, result: Result) -> None:
+    def _step(self, store: Store, p: int, event: ev.Event, result: Result) -> None:
         self._heaps.setdefault(p, [])
         if p not in self.stream_time or event.occurred_at > self.stream_time[p]:
             self.stream_time[p] = event.occurred_at
-        result.overlay = overlay
         self._fire_due(store, p, result)
         if isinstance(event, ev.BookingEvent):
             self._apply(store, p, event, result)
 
     def _case(self, store: Store, booking_id: str, result: Result) -> tuple[cases.Case, tuple[Deadline, ...]]:
         key = booking_id.encode()
-        raw = result.writes.get(key) or result.overlay.get(key) or store.get(key)
+        raw = result.writes.get(key) or store.get(key)
         return load(raw) if raw is not None else (cases.new_case(booking_id, self.state), ())
 
     def _save(self, result: Result, p: int, step: cases.Transition, pending: tuple[Deadline, ...]) -> None:

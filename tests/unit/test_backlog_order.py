@@ -1,5 +1,5 @@
-"""A partition's topics read in any interleaving give the outputs `decide` gives: CaseWork holds events back
-until every topic still being read has caught up to their time, then applies them in event-time order."""
+"""A partition's topics fetched in any order and any batches give the outputs `decide` gives: the scheduler
+merges them by event time (waiting for a topic with records not yet fetched) and CaseWork applies them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from faust.types import TP
 
 from streams import clets
 from streams import events as ev
@@ -16,14 +17,15 @@ from streams.config import Settings
 from streams.decide import Processor, run
 from streams.law import rulebook
 from streams.produce import parse_line
-from streams.topics import Topics
+from streams.topics import CASE_INPUTS, Topics
 from tests.scenarios.loader import CASES, load
+from tests.support.scheduler import Record, State, scheduler
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def _cross_topic_ties(path) -> bool:
-    """Events of one instant on two topics: their order is the order they are read in, live as in `decide`."""
+    """Events of one instant on two topics: the worker takes them in topic order, `decide` in file order."""
     topics = Topics(Settings())
     seen: dict[str, str] = {}
     for event in load(path).events:
@@ -44,7 +46,7 @@ def _comparable(record: dict) -> tuple:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_any_interleaving_of_a_partitions_topics_gives_what_decide_gives(codec, seed):
+def test_any_fetch_order_of_a_partitions_topics_gives_what_decide_gives(codec, seed):
     rnd = random.Random(seed)
     lines = []
     for name in rnd.sample(NAMES, 6):
@@ -53,57 +55,44 @@ def test_any_interleaving_of_a_partitions_topics_gives_what_decide_gives(codec, 
     end = lines[-1].record["occurred_at"] + timedelta(days=10)
     expected = [e.record for e in run(Processor(rulebook.load(), clets.load_rows()),
                                       [ev.from_record(line.type_name, line.record) for line in lines], end)]
-    queues: dict[str, list] = {}
-    for line in lines:
-        message = codec.encode(line.type_name, line.record)
-        queues.setdefault(message.topic, []).append(message)
+    logs: dict[TP, list[Record]] = {}
     clock = codec.encode("ClockTicked", {"event_id": "tick", "occurred_at": end, "source": "t", "partition": 0})
-    queues.setdefault(clock.topic, []).insert(0, clock)  # a tick from after the outage, read whenever
-    work, store, got, offsets = CaseWork(rulebook.load(), codec, "t"), {}, [], {}
-    while any(queues.values()):
-        topic = rnd.choice([t for t, q in queues.items() if q])
-        message = queues[topic].pop(0)
-        offsets[topic] = offsets.get(topic, -1) + 1
-        lagging = [t for t, q in queues.items() if q and t != clock.topic]  # the clock never holds back
-        for _, result in work.receive(store, Coordinates(topic, 0, offsets[topic]), message.key, message.value,
-                                      message.headers, NOW, lagging):
+    for message in [clock, *(codec.encode(line.type_name, line.record) for line in lines)]:
+        log = logs.setdefault(TP(message.topic, 0), [])  # the tick was written first, during the outage
+        log.append(Record(len(log), message.timestamp_ms, message.key, message.value, message.headers))
+    states = {tp: State(0, len(log)) for tp, log in logs.items()}
+    merge = scheduler(states, codec.topics.name("clock"), tuple(codec.topics.name(t) for t in CASE_INPUTS))
+    work, store, got = CaseWork(rulebook.load(), codec, "t"), {}, []
+    while True:
+        batch = {}
+        for tp, state in states.items():  # each fetch returns some records of some topics
+            if state.position < state.highwater and rnd.random() < 0.5:
+                n = rnd.randint(1, 4)
+                batch[tp] = logs[tp][state.position:state.position + n]
+                state.position += len(batch[tp])
+        for tp, r in merge.iterate(batch):
+            result = work.handle(store, Coordinates(tp.topic, 0, r.offset), r.key, r.value, r.headers, NOW)
             store.update(result.writes)
             got += [codec.decode(m.value, m.headers, Coordinates(m.topic, 0, 0), m.key).record
                     for m in result.messages]
-    assert work.held() == 0
+        if all(s.position == s.highwater for s in states.values()) and not batch:
+            break
     assert sorted(map(_comparable, got)) == sorted(map(_comparable, expected))
 
 
-def test_without_lagging_topics_events_go_through_in_arrival_order(codec):
-    at = datetime(2019, 6, 1, tzinfo=UTC)
+def test_arrival_order_alone_can_get_it_wrong(codec):
+    """Without the scheduler a later tick taken first fires a deadline before the input that precedes it."""
+    at = datetime(2019, 6, 3, 16, tzinfo=UTC)
     work = CaseWork(rulebook.load(), codec, "t")
-    late = codec.encode("Released", {"event_id": "r", "occurred_at": at, "source": "t", "booking_id": "B"})
-    out = work.receive({}, Coordinates(late.topic, 0, 0), late.key, late.value, late.headers, NOW, (), token="t1")
-    assert [token for token, _ in out] == ["t1"] and work.held() == 0
-
-
-def test_the_clock_does_not_hold_back_events_stamped_ahead_of_it(codec):
-    """Simulated traffic runs ahead of the wall clock: its events go through though ticks keep arriving."""
-    ahead = datetime(2031, 1, 1, tzinfo=UTC)
-    work = CaseWork(rulebook.load(), codec, "t")
-    tick = codec.encode("ClockTicked", {"event_id": "k", "occurred_at": NOW, "source": "t", "partition": 0})
-    due = codec.encode("ReleaseBecameDue", {"event_id": "d", "occurred_at": ahead, "source": "t",
-                                            "booking_id": "B", "reason": "BAIL_POSTED", "release_at": ahead})
-    assert len(work.receive({}, Coordinates(tick.topic, 0, 0), tick.key, tick.value, tick.headers, NOW)) == 1
-    out = work.receive({}, Coordinates(due.topic, 0, 0), due.key, due.value, due.headers, NOW, lagging=())
-    assert [r.event_type for _, r in out] == ["ReleaseBecameDue"]
-
-
-def test_an_event_held_too_long_goes_through(codec):
-    from streams.casework import MAX_WAIT
-
-    work = CaseWork(rulebook.load(), codec, "t")
-    at = datetime(2019, 6, 1, tzinfo=UTC)
-    first = codec.encode("Released", {"event_id": "r1", "occurred_at": at, "source": "t", "booking_id": "B"})
-    court = codec.topics.name("court")
-    assert work.receive({}, Coordinates(first.topic, 0, 0), first.key, first.value, first.headers, NOW,
-                        lagging=[court]) == []
-    second = codec.encode("Released", {"event_id": "r2", "occurred_at": at, "source": "t", "booking_id": "C"})
-    out = work.receive({}, Coordinates(second.topic, 0, 1), second.key, second.value, second.headers,
-                       NOW + MAX_WAIT + timedelta(seconds=1), lagging=[court])
-    assert [r.event.booking_id for _, r in out] == ["B"] and work.held() == 1
+    due = codec.encode("ReleaseBecameDue", {"event_id": "d", "occurred_at": at, "source": "t", "booking_id": "B",
+                                            "reason": "BAIL_POSTED", "release_at": at})
+    released = codec.encode("Released", {"event_id": "r", "occurred_at": at + timedelta(minutes=10), "source": "t",
+                                         "booking_id": "B"})
+    tick = codec.encode("ClockTicked", {"event_id": "k", "occurred_at": at + timedelta(days=1), "source": "t",
+                                        "partition": 0})
+    store, kinds = {}, []
+    for i, m in enumerate((due, tick, released)):
+        result = work.handle(store, Coordinates(m.topic, 0, i), m.key, m.value, m.headers, NOW)
+        store.update(result.writes)
+        kinds += [o.type_name for o in result.outputs]
+    assert "Violation" in kinds  # an OVERDUE_RELEASE that `decide` would not give

@@ -1,45 +1,14 @@
 """The worker takes each partition's case topics and clock in event-time order, waiting for unfetched topics."""
 
-from collections import namedtuple
-
 from faust.types import TP
 
 from streams import scheduling
 from streams.scheduling import EventTimeScheduler
-
-Record = namedtuple("Record", "offset timestamp")
-
-
-class _State:
-    def __init__(self, position, highwater):
-        self.position, self.highwater, self.has_valid_position = position, highwater, True
-
-
-class _Assignment:
-    def __init__(self, states):
-        self.states = states
-
-    def state_value(self, tp):
-        return self.states.get(tp)
-
-
-class _App:
-    """Just enough of Faust's app and aiokafka's consumer for the scheduler: positions and high watermarks."""
-
-    def __init__(self, states):
-        assignment = _Assignment(states)
-        subscription = type("S", (), {"subscription": type("T", (), {"assignment": assignment})()})()
-        aiokafka = type("C", (), {"_subscription": subscription})()
-        thread = type("Th", (), {"_ensure_consumer": lambda self: aiokafka})()
-        self.consumer = type("F", (), {"_thread": thread})()
-        self.consumer_generation_id = 1
-        self.states = states
+from tests.support.scheduler import Record, State, scheduler
 
 
 def _scheduler(states=None):
-    EventTimeScheduler.app = _App(states or {})
-    EventTimeScheduler.clock_topic, EventTimeScheduler.case_topics = "clock", ("bookings", "court")
-    return EventTimeScheduler()
+    return scheduler(states or {}, "clock", ("bookings", "court"))
 
 
 def _names(pairs):
@@ -57,22 +26,22 @@ def test_a_partitions_topics_are_merged_by_timestamp_and_each_keeps_its_order():
 
 
 def test_records_wait_while_a_case_topic_of_their_partition_has_records_not_fetched_yet():
-    states = {TP("court", 0): _State(position=0, highwater=2)}
+    states = {TP("court", 0): State(position=0, highwater=2)}
     scheduler = _scheduler(states)
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)], TP("clock", 0): [Record(0, 999)]})) == []
-    states[TP("court", 0)] = _State(position=2, highwater=2)
+    states[TP("court", 0)] = State(position=2, highwater=2)
     got = _names(scheduler.iterate({TP("court", 0): [Record(0, 5), Record(1, 20)]}))
     assert got == [("court", 0), ("bookings", 0), ("court", 1), ("clock", 0)]
 
 
 def test_other_partitions_are_not_held_up():
-    scheduler = _scheduler({TP("court", 0): _State(0, 5)})
+    scheduler = _scheduler({TP("court", 0): State(0, 5)})
     got = scheduler.iterate({TP("bookings", 0): [Record(0, 1)], TP("bookings", 1): [Record(7, 2)]})
     assert [(tp.partition, r.offset) for tp, r in got] == [(1, 7)]
 
 
 def test_a_record_goes_after_max_hold_even_if_the_other_topic_never_comes(monkeypatch):
-    scheduler = _scheduler({TP("court", 0): _State(0, 5)})
+    scheduler = _scheduler({TP("court", 0): State(0, 5)})
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == []
     later = scheduling.time.monotonic() + scheduling.MAX_HOLD + 1
     monkeypatch.setattr(scheduling.time, "monotonic", lambda: later)
@@ -80,8 +49,8 @@ def test_a_record_goes_after_max_hold_even_if_the_other_topic_never_comes(monkey
 
 
 def test_a_rebalance_forgets_what_was_buffered():
-    scheduler = _scheduler({TP("court", 0): _State(0, 5)})
+    scheduler = _scheduler({TP("court", 0): State(0, 5)})
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == []
     EventTimeScheduler.app.consumer_generation_id = 2
-    EventTimeScheduler.app.states.clear()
+    EventTimeScheduler.app.states.clear()  # the new owner's consumer knows nothing yet
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == [("bookings", 0)]
