@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,12 @@ class Schema:
         """How errors and dead letters name this schema, e.g. 'BookingRecorded v1'."""
         return f"{self.type_name} v{self.version}"
 
-    @property
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
-        """Top-level field names, in order."""
+        """Top-level field names, in order (worked out once: every decode checks them)."""
         return tuple(f["name"] for f in self.raw["fields"])
 
-    @property
+    @cached_property
     def required_fields(self) -> tuple[str, ...]:
         """Top-level fields without a default: an event lacking one is invalid."""
         return tuple(f["name"] for f in self.raw["fields"] if "default" not in f)
