@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from streams import events as ev
@@ -110,36 +110,44 @@ def plain(value: Any) -> Any:
     return value
 
 
-def timeline(capture: Capture, booking_id: str) -> list[Entry]:
-    """A booking's inputs and outputs inside the window, in event-time order (inputs first at equal instants)."""
-    items = [(_entry(r, "input", booking_id), 0) for r in capture.inputs.get(booking_id, ())]
-    items += [(_entry(r, "output", booking_id), 1) for r in capture.outputs.get(booking_id, ())]
+def timeline(capture: Capture, booking_id: str, zone: tzinfo = UTC) -> list[Entry]:
+    """A booking's inputs and outputs inside the window, in event-time order (inputs first at equal instants).
+
+    Each entry's summary shows its instants in `zone` (the report's); its record keeps them in UTC.
+    """
+    items = [(_entry(r, "input", booking_id, zone), 0) for r in capture.inputs.get(booking_id, ())]
+    items += [(_entry(r, "output", booking_id, zone), 1) for r in capture.outputs.get(booking_id, ())]
     window = capture.selection
     items = [(e, rank) for e, rank in items if window.in_window(e.at)]
     items.sort(key=lambda item: (item[0].at, item[1], item[0].where))
     return [e for e, _ in items]
 
 
-def _entry(r: Recorded, side: str, booking_id: str) -> Entry:
+def _entry(r: Recorded, side: str, booking_id: str, zone: tzinfo) -> Entry:
     ident = r.record.get("event_id") or r.record.get("output_id") or ""
-    return Entry(r.at, booking_id, side, r.type_name, describe(r.type_name, r.record), str(ident),
+    return Entry(r.at, booking_id, side, r.type_name, describe(r.type_name, r.record, zone), str(ident),
                  f"{r.topic_id}[{r.partition}]@{r.offset}", plain(r.record))
 
 
-def describe(type_name: str, record: dict[str, Any]) -> str:
-    """A short, readable line for any input or output."""
+def describe(type_name: str, record: dict[str, Any], zone: tzinfo = UTC) -> str:
+    """A short, readable line for any input or output, its instants in `zone`."""
     get = record.get
+
+    def shown(value: Any) -> Any:
+        return value.astimezone(zone).isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) \
+            else plain(value)
+
     if type_name == DECISION:
-        until = f" until {plain(get('until'))}" if get("until") else ""
+        until = f" until {shown(get('until'))}" if get("until") else ""
         return f"{get('kind')} {get('outcome')}{until}"
     if type_name == COMMAND:
-        until = f" until {plain(get('until'))}" if get("until") else ""
+        until = f" until {shown(get('until'))}" if get("until") else ""
         return f"{get('directive')}{until}"
     if type_name in (VIOLATION, NOTICE):
         return str(get("kind"))
     if type_name == STATUS:
         return str(get("status"))
-    details = [f"{k}={plain(get(k))}" for k in ("county", "facility", "form", "authority", "result", "kind",
+    details = [f"{k}={shown(get(k))}" for k in ("county", "facility", "form", "authority", "result", "kind",
                                                  "reason", "status") if get(k) not in (None, "", "NONE")]
     return " ".join([type_name, *details])
 

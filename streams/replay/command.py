@@ -127,7 +127,7 @@ def _report(args: argparse.Namespace, capture: Capture, zone: Any, differences: 
     by_booking: dict[str, list[analysis.Difference]] = {}
     for d in differences:
         by_booking.setdefault(d.booking_id, []).append(d)
-    bookings = [report.Booking(b, capture.bookings.get(b), analysis.timeline(capture, b), by_booking.get(b, []))
+    bookings = [report.Booking(b, capture.bookings.get(b), analysis.timeline(capture, b, zone), by_booking.get(b, []))
                 for b in capture.booking_ids()]
     sel = capture.selection
     facts = [("Selection", _describe(sel)),

@@ -146,3 +146,10 @@ def test_redecision_equals_decide_per_partition_up_to_live_stream_time():
     want = [e.record for e in run(Processor(rulebook.load(), ()), events, last)]
     assert [o.record for b in got.outputs for o in got.outputs[b]] == want
     assert any(o.type_name == "Violation" for b in got.outputs for o in got.outputs[b])
+
+
+def test_a_summary_shows_its_instants_in_the_reports_zone():
+    until = datetime(2017, 3, 4, 22, tzinfo=UTC)
+    record = {"kind": "HOLD", "outcome": "PERMITTED", "until": until}
+    assert analysis.describe("Decision", record, LA) == "HOLD PERMITTED until 2017-03-04 14:00:00-08:00"
+    assert analysis.describe("Decision", record) == "HOLD PERMITTED until 2017-03-04 22:00:00+00:00"
