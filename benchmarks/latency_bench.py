@@ -9,21 +9,16 @@ Lateness: visible minus the directive's effective_at (the moment the law made th
 from __future__ import annotations
 
 import statistics
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.admin import admin_client, create_topics
+from benchmarks.local import deployment, local_broker
 from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings
-from streams.localbroker import LocalBroker, free_port
 from streams.produce import EventProducer
-from streams.schemas import SchemaRegistry
-from streams.topics import Topics
 from tests.support.kafka import wait_until
 from tests.support.worker import WorkerProcess
 
@@ -102,22 +97,14 @@ def _pcts(values: list[float]) -> dict:
 
 def measure(seconds: float = 20) -> dict:
     """Latency and lateness at 100 and 1,000 events/s, one live worker, 6 partitions."""
-    root = Path(tempfile.mkdtemp(prefix="dt-latency-bench-"))
-    broker = LocalBroker(home=root / "broker", port=free_port(), controller_port=free_port())
-    broker.start()
-    worker = None
-    try:
-        settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix="lat.", partitions=6)
-        topics = Topics(settings)
-        codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
-        create_topics(admin_client(settings.kafka_client_config()), topics)
+    with local_broker("latency") as (broker, root):
+        settings, _, codec = deployment(broker.bootstrap, "lat.")
         worker = WorkerProcess(settings, root / "worker", root / "worker.log", ticker=True)
-        _run_rate(settings, codec, 10, 5, "warm")  # the worker is up and owns its partitions
-        return {"runs": [_run_rate(settings, codec, rate, seconds, f"r{int(rate)}") for rate in (100, 1000)]}
-    finally:
-        if worker is not None:
+        try:
+            _run_rate(settings, codec, 10, 5, "warm")  # the worker is up and owns its partitions
+            return {"runs": [_run_rate(settings, codec, rate, seconds, f"r{int(rate)}") for rate in (100, 1000)]}
+        finally:
             worker.stop()
-        broker.stop()
 
 
 if __name__ == "__main__":

@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
+from benchmarks.local import deployment, local_broker
 from streams import events as ev
-from streams.admin import admin_client, create_topics
 from streams.cli import main as cli
 from streams.codec import Codec, Coordinates
 from streams.config import Settings
 from streams.decide import Processor, run
 from streams.law import rulebook
-from streams.localbroker import LocalBroker, free_port
 from streams.produce import EventProducer
 from streams.replay.reader import OUTPUTS, Reader
 from streams.replay.selection import Selection
-from streams.schemas import SchemaRegistry
 from streams.simulate import SimConfig, Simulator
 from streams.topics import CASE_INPUTS, Topics
 
@@ -74,14 +70,8 @@ def _raw(settings: Settings, topics: Topics, codec: Codec | None) -> tuple[int, 
 
 def measure(days: float = 365, runs: int = 3) -> dict:
     """The limit and the replay, each `runs` times; rates are records per second."""
-    root = Path(tempfile.mkdtemp(prefix="dt-replay-bench-"))
-    broker = LocalBroker(home=root / "broker", port=free_port(), controller_port=free_port())
-    broker.start()
-    try:
-        settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix="bench.", partitions=6)
-        topics = Topics(settings)
-        codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
-        create_topics(admin_client(settings.kafka_client_config()), topics)
+    with local_broker("replay") as (broker, root):
+        settings, topics, codec = deployment(broker.bootstrap, "bench.")
         events, outputs = _load(settings, codec, days)
         selection = Selection(county=COUNTIES[0], start=START, end=END)
         raw, raw_decode, read, audit = [], [], [], []
@@ -107,8 +97,6 @@ def measure(days: float = 365, runs: int = 3) -> dict:
                 "ratio_read": statistics.median(read) / statistics.median(raw),
                 "ratio_audit": statistics.median(audit) / statistics.median(raw),
                 "summary_csv": (root / "audit.csv").read_text()}
-    finally:
-        broker.stop()
 
 
 def _stats(values: list[float]) -> dict:

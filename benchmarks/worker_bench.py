@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,12 +16,10 @@ from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from benchmarks import profiling
-from streams.admin import admin_client, create_topics
+from benchmarks.local import deployment, local_broker
 from streams.codec import Codec, Coordinates
 from streams.config import Settings
-from streams.localbroker import LocalBroker, free_port
 from streams.produce import EventProducer
-from streams.schemas import SchemaRegistry
 from streams.simulate import SimConfig, Simulator
 from streams.topics import CASE_INPUTS, Topics
 from tests.support.kafka import end_offsets
@@ -105,14 +102,8 @@ def _wait_done(admin: KafkaAdminClient, group: str, ends: dict[TopicPartition, i
 
 def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
     """Raw consume+decode rate, worker backlog rate (same events, same run), and restore time of open cases."""
-    root = Path(tempfile.mkdtemp(prefix="dt-bench-"))
-    broker = LocalBroker(home=root / "broker", port=free_port(), controller_port=free_port())
-    broker.start()
-    try:
-        settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix="bench.", partitions=6)
-        topics = Topics(settings)
-        codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
-        create_topics(admin_client(settings.kafka_client_config()), topics)
+    with local_broker("worker") as (broker, root):
+        settings, topics, codec = deployment(broker.bootstrap, "bench.")
         events = list(islice(Simulator(SimConfig(start=START, seed=3)).events(), n))
         encoded = [codec.encode(type_name, record, validate=False) for _, type_name, record in events]
         with EventProducer(settings.kafka_client_config(), codec) as producer:
@@ -142,16 +133,11 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         return {"events": total, "raw_aiokafka_consume_decode": raw,
                 "raw_kafka_python_consume_decode": raw_kafka_python, "raw_produce_kafka_python": produce_rate,
                 "worker_backlog": worker_rate, "ratio": worker_rate / raw, "profile": profile, **restore}
-    finally:
-        broker.stop()
 
 
 def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Path, cases: int) -> dict:
     """Open `cases` bookings, then time a worker with a wiped data dir until it answers a new event."""
-    settings = Settings(bootstrap_servers=settings.bootstrap_servers, topic_prefix="restore.", partitions=6)
-    topics = Topics(settings)
-    codec = Codec(codec.registry, topics)
-    create_topics(admin_client(settings.kafka_client_config()), topics)
+    settings, topics, codec = deployment(settings.bootstrap_servers, "restore.", codec.registry)
     at = START
     with EventProducer(settings.kafka_client_config(), codec) as producer:
         for i in range(cases):
@@ -161,8 +147,7 @@ def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Pa
                           validate=False)
     ends = end_offsets(settings.bootstrap_servers, [topics.name("bookings")])
     # a worker of another (empty) deployment, for the RSS of a worker with no cases
-    empty = Settings(bootstrap_servers=settings.bootstrap_servers, topic_prefix="idle.", partitions=6)
-    create_topics(admin_client(empty.kafka_client_config()), Topics(empty))
+    empty, _, _ = deployment(settings.bootstrap_servers, "idle.", codec.registry)
     idle = WorkerProcess(empty, root / "idle", root / "idle.log")
     worker = WorkerProcess(settings, root / "restore-1", root / "restore-1.log")
     _wait_done(admin, settings.app_id, ends, worker)

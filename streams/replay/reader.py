@@ -102,14 +102,13 @@ class Reader:
             first = self._ranges(consumer, ["bookings"], partitions, selection) if selection.by_attributes else {}
             second = self._ranges(consumer, [*rest, *OUTPUTS], partitions, selection)
             self._total = sum(end - start for start, end in (*first.values(), *second.values()))
+            pending: list[Any] = []
             if first:
-                pending: list[Any] = []
                 self._scan(consumer, first, lambda tid, r: self._booking(capture, pending, tid, r), capture)
-                keys = self._keys(capture, selection)
-                for r in pending:  # events read before their booking record was (written out of order)
-                    if r.key in keys:
-                        self._keep(capture, None, "bookings", r)
-            keys = self._keys(capture, selection)
+            keys = self._keys(selection)
+            for r in pending:  # events read before their booking record was (written out of order)
+                if r.key in keys:  # type: ignore[operator]
+                    self._keep(capture, None, "bookings", r)
             self._scan(consumer, second, lambda tid, r: self._keep(capture, keys, tid, r), capture)
             self._last_ticks(consumer, partitions, capture)
         except KafkaError as exc:
@@ -222,7 +221,7 @@ class Reader:
         else:
             self._stream(topic_id, r)
 
-    def _keys(self, capture: Capture, selection: Selection) -> frozenset[bytes] | None:
+    def _keys(self, selection: Selection) -> frozenset[bytes] | None:
         if selection.by_attributes:
             return frozenset(self._selected | {b.encode() for b in selection.booking_ids})
         if selection.booking_ids:
