@@ -2,8 +2,9 @@
 
 One agent reads every co-partitioned case topic and the clock as raw bytes (so bad input becomes a dead letter
 instead of a crash), keeps each booking's case and pending deadlines in a table on the same partitions, and
-writes the outputs. A timer writes a wall-clock tick to every clock partition about once a second. The agent is
-thin: decode, load, core, send, store, all in `CaseWork`; no law here. A second agent is the CLETS gate: it
+writes the outputs. A timer writes a wall-clock tick to every clock partition each tick interval (a second by
+default), and one more to a partition of this worker as soon as one of its deadlines comes due. The agent is thin:
+decode, load, core, send, store, all in `CaseWork`; no law here. A second agent is the CLETS gate: it
 decides each query against the agency registry, which every worker reads whole (`GateWork`, `RegistryReader`).
 """
 
@@ -32,7 +33,8 @@ from streams.stalls import add_watchdog
 from streams.topics import CASE_INPUTS, Topics, partition_of
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 1.0
+#: how often the worker looks for deadlines that have come due on its partitions
+DUE_CHECK_SECONDS = 0.05
 GAUGE_SECONDS = 2.0
 
 
@@ -203,15 +205,30 @@ def create_app(settings: Settings) -> faust.App:
     if settings.ticker:
         clock = topics["clock"]
 
-        @app.timer(TICK_SECONDS, name="ticker")
+        async def send_tick(p: int, now: datetime, kind: str) -> None:
+            record = {"event_id": f"tick:{settings.source}:{p}:{int(now.timestamp() * 1000)}{kind}",
+                      "occurred_at": now, "source": settings.source, "partition": p}
+            message = codec.encode("ClockTicked", record, validate=False)
+            await app.producer.send(message.topic, message.key, message.value, p, _seconds(message.timestamp_ms),
+                                    message.headers)
+
+        @app.timer(settings.tick_interval, name="ticker")
         async def tick() -> None:
             now = datetime.now(UTC)
             for p in range(clock.partitions):
-                record = {"event_id": f"tick:{settings.source}:{p}:{int(now.timestamp() * 1000)}",
-                          "occurred_at": now, "source": settings.source, "partition": p}
-                message = codec.encode("ClockTicked", record, validate=False)
-                await app.producer.send(message.topic, message.key, message.value, p,
-                                        _seconds(message.timestamp_ms), message.headers)
+                await send_tick(p, now, "")
+
+        ticked: dict[int, datetime] = {}
+
+        @app.timer(DUE_CHECK_SECONDS, name="due-ticker")
+        async def tick_when_due() -> None:
+            # Between ticks a deadline would wait up to a whole interval: as soon as the wall clock passes the
+            # earliest pending deadline of a partition this worker owns, one more tick goes to that partition.
+            now = datetime.now(UTC)
+            for p, due in work.earliest_due().items():
+                if due <= now and (p not in ticked or ticked[p] < due):
+                    ticked[p] = now
+                    await send_tick(p, now, ":due")
 
     return app
 

@@ -140,6 +140,10 @@ class CaseWork:
                     overdue += s.release_deadline < now
         return Gauges(open_cases, holds, due, overdue)
 
+    def earliest_due(self) -> dict[int, datetime]:
+        """The earliest pending deadline of each partition that has one (possibly one already fired)."""
+        return {p: heap[0][0] for p, heap in self._heaps.items() if heap}
+
     def pending(self, partition: int) -> int:
         """Deadlines pending on a partition."""
         return len(self._heaps.get(partition, ()))

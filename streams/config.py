@@ -42,8 +42,12 @@ ENVIRONMENT: dict[str, Setting] = {
     "store": Setting("DT_STORE", "table store: rocksdb (rocksdict, default) or memory"),
     "processing_guarantee": Setting("DT_PROCESSING_GUARANTEE", "at_least_once (default; outputs carry ids that "
                                                                "make repeats recognisable) or exactly_once"),
-    "ticker": Setting("DT_TICKER", "1 (default): write a clock tick to every partition each second; 0: time moves "
+    "ticker": Setting("DT_TICKER", "1 (default): write clock ticks (every partition each tick interval, and one when a "
+                                   "deadline comes due); 0: time moves "
                                    "only with events and ticks written by others (replays, tests)"),
+    "tick_interval": Setting("DT_TICK_INTERVAL", "seconds between the clock ticks written to every partition "
+                                                 "(default 1.0); a partition whose deadline comes due gets one at "
+                                                 "once besides"),
     "commit_interval": Setting("DT_COMMIT_INTERVAL", "seconds between the worker's commits (default 1.0)"),
     "web_port": Setting("DT_WEB_PORT", "the worker's HTTP port (/metrics for Prometheus), default 6066"),
     "web_bind": Setting("DT_WEB_BIND", "the address the worker's HTTP port listens on (default 127.0.0.1; "
@@ -75,6 +79,7 @@ class Settings:
     web_port: int = 6066
     web_bind: str = "127.0.0.1"
     commit_interval: float = 1.0
+    tick_interval: float = 1.0
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "SCRAM-SHA-256"
     sasl_username: str = ""
@@ -101,6 +106,9 @@ class Settings:
                               f"{self.processing_guarantee!r} (DT_PROCESSING_GUARANTEE)")
         if not 0 < self.commit_interval <= 60:
             raise ConfigError(f"commit_interval must be in (0, 60] seconds, got {self.commit_interval}")
+        if not 0.05 <= self.tick_interval <= 3600:
+            raise ConfigError(f"tick_interval must be in [0.05, 3600] seconds, got {self.tick_interval} "
+                              "(DT_TICK_INTERVAL)")
         if not 0 < self.web_port < 65536:
             raise ConfigError(f"web_port must be a TCP port, got {self.web_port} (DT_WEB_PORT)")
         if self.security_protocol not in SECURITY_PROTOCOLS:

@@ -13,9 +13,9 @@ from streams.codec import Coordinates
 from streams.decide import Processor, run
 from streams.law import rulebook
 from streams.produce import EventProducer, parse_line
-from streams.topics import CASE_INPUTS
+from streams.topics import CASE_INPUTS, partition_of
 from tests.scenarios.loader import CASES, load
-from tests.support.kafka import end_offsets, read_all
+from tests.support.kafka import end_offsets, read_all, read_until
 from tests.support.worker import WorkerProcess, outputs_on_kafka, tick_all, wait_processed
 
 LIVE_SCENARIOS = [
@@ -126,13 +126,43 @@ def test_a_release_fires_on_time_from_ticks_alone(settings, kafka_codec, tmp_pat
             commands = read_all(settings.bootstrap_servers, kafka_codec.topics.name("custody_commands"))
             time.sleep(0.2)
         assert commands, f"no release directive within 120 s\n{worker.tail()}"
-        record = kafka_codec.decode(commands[0].value, commands[0].headers,
-                                    Coordinates(commands[0].topic, commands[0].partition, 0), commands[0].key).record
+        record = _decoded(kafka_codec, commands[0])
         assert record["directive"] == "RELEASE" and record["effective_at"] == release_at.replace(
             microsecond=release_at.microsecond // 1000 * 1000)
         assert record["decided_at"] >= record["effective_at"], "a release must not be decided before it is due"
     finally:
         worker.stop()
+
+
+def test_a_deadline_gets_its_own_tick_when_it_comes_due(settings, kafka_codec, tmp_path):
+    """With the regular ticks an hour apart, the release still fires: the worker writes a tick to the partition as
+    soon as the wall clock passes the deadline, and that tick is what moves the partition's time past it."""
+    worker = WorkerProcess(settings, tmp_path / "due", tmp_path / "due.log", ticker=True,
+                           env={"DT_TICK_INTERVAL": "3600"})
+    try:
+        release_at = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
+        with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+            producer.send("ReleaseBecameDue", {"event_id": "due-tick", "occurred_at": datetime.now(UTC),
+                                               "source": "t", "booking_id": "B-DUE", "reason": "SENTENCE_SERVED",
+                                               "release_at": release_at}).get(timeout=30)
+        commands = read_until(settings.bootstrap_servers, kafka_codec.topics.name("custody_commands"), 1, timeout=120)
+        record = _decoded(kafka_codec, commands[0])
+        assert record["directive"] == "RELEASE" and record["effective_at"] == release_at
+        assert record["decided_at"] >= release_at
+        partition = partition_of(b"B-DUE", settings.partitions)
+        clock = read_all(settings.bootstrap_servers, kafka_codec.topics.name("clock"))
+        ticks = [_decoded(kafka_codec, m) for m in clock if m.partition == partition]
+        late = [t for t in ticks if t["occurred_at"] >= release_at]
+        assert late, f"no tick at or after the deadline on partition {partition}: {ticks}"
+        assert all(t["event_id"].endswith(":due") for t in late), late
+        assert commands[0].partition == partition
+    finally:
+        worker.stop()
+
+
+def _decoded(codec, message) -> dict:
+    return codec.decode(message.value, message.headers, Coordinates(message.topic, message.partition, 0),
+                        message.key).record
 
 
 def test_a_backlog_read_with_a_later_tick_gives_the_outputs_decide_gives(settings, kafka_codec, tmp_path):

@@ -27,6 +27,8 @@ def test_environment_then_flags():
     ({"DT_TOPIC_PREFIX": "bad prefix"}, "topic_prefix"),
     ({"DT_BOOTSTRAP_SERVERS": " "}, "bootstrap_servers"),
     ({"DT_SCHEMAS_DIR": "/nonexistent/schemas"}, "schemas_dir"),
+    ({"DT_TICK_INTERVAL": "0"}, "tick_interval must be in"),
+    ({"DT_TICK_INTERVAL": "soon"}, "DT_TICK_INTERVAL='soon' is not a number"),
 ])
 def test_bad_values_name_the_setting(env, message):
     with pytest.raises(ConfigError, match=message):
