@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from benchmarks import profiling
+from benchmarks.faust_floor import FloorProcess
 from benchmarks.local import deployment, local_broker
 from streams.codec import Codec, Coordinates
 from streams.config import Settings
@@ -64,6 +65,19 @@ def _raw_kafka_python(bootstrap: str, topics: list[str], codec: Codec, total: in
     return seen / (time.perf_counter() - began)
 
 
+def _floor_rate(bootstrap: str, topics: list[str], admin: KafkaAdminClient, ends: dict[TopicPartition, int],
+                root: Path) -> float:
+    """A Faust agent that does nothing, on the same backlog: timed like the worker, from start to all committed."""
+    app_id = f"floor-{uuid.uuid4().hex[:8]}"
+    began = time.perf_counter()
+    floor = FloorProcess(bootstrap, app_id, root / "floor", topics, root / "floor.log")
+    try:
+        _wait_done(admin, app_id, ends, floor)
+        return sum(ends.values()) / (time.perf_counter() - began)
+    finally:
+        floor.stop()
+
+
 def _rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -87,8 +101,8 @@ def _changelog_bytes(bootstrap: str, topic: str) -> tuple[int, int]:
     return len(latest), sum(latest.values())
 
 
-def _wait_done(admin: KafkaAdminClient, group: str, ends: dict[TopicPartition, int], worker: WorkerProcess,
-               timeout: float = 1800) -> None:
+def _wait_done(admin: KafkaAdminClient, group: str, ends: dict[TopicPartition, int],
+               worker: WorkerProcess | FloorProcess, timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = committed(admin, group)
@@ -118,6 +132,7 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         raw = asyncio.run(_raw_rate(broker.bootstrap, names, codec, total))
         raw_kafka_python = _raw_kafka_python(broker.bootstrap, names, codec, total)
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        floor_rate = _floor_rate(broker.bootstrap, names, admin, ends, root)
         worker = WorkerProcess(settings, root / "worker", root / "worker.log")
         began = time.perf_counter()
         spy = profiling.record(worker.proc.pid, 30, root / "worker-profile.txt")
@@ -132,7 +147,8 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         admin.close()
         return {"events": total, "raw_aiokafka_consume_decode": raw,
                 "raw_kafka_python_consume_decode": raw_kafka_python, "raw_produce_kafka_python": produce_rate,
-                "worker_backlog": worker_rate, "ratio": worker_rate / raw, "profile": profile, **restore}
+                "faust_floor": floor_rate, "floor_ratio": floor_rate / raw, "worker_backlog": worker_rate,
+                "ratio": worker_rate / raw, "worker_to_floor": worker_rate / floor_rate, "profile": profile, **restore}
 
 
 def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Path, cases: int) -> dict:
