@@ -1,9 +1,10 @@
 """The case processor's step, independent of Faust: one raw message in, encoded outputs out, state updated.
 
 Per partition it keeps stream time (the latest event or tick time seen) and a heap of pending deadlines. Before
-an event is applied, every deadline due at or before the partition's stream time fires, in the same step, so
-its outputs join the same commit as the input. The durable state is the store (the Faust table): each
-booking's case with its pending deadlines; the heaps are rebuilt from it when a partition is (re)assigned.
+an event is applied, every deadline due at or before the partition's stream time fires, and after it every
+deadline the event set that is due already, in the same step, so their outputs join the same commit as the input.
+The durable state is the store (the Faust table): each booking's case with its pending deadlines; the heaps are
+rebuilt from it when a partition is (re)assigned.
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ class CaseWork:
         self._fire_due(store, p, result)
         if isinstance(event, ev.BookingEvent):
             self._apply(store, p, event, result)
+            self._fire_due(store, p, result)  # what the event set that is due already (a release due at once)
 
     def _case(self, store: Store, booking_id: str, result: Result) -> tuple[cases.Case, tuple[Deadline, ...]]:
         key = booking_id.encode()

@@ -4,9 +4,10 @@
 
 Stream time advances with each event's `occurred_at` (and with clock ticks). Before an event is applied, every
 deadline due at or before its time fires, in due order (a release due at 10:00 is ordered before the 10:00
-release itself is recorded); at the end, deadlines up to `until` fire. Outputs made
-by an event are stamped `decided_at` = its `occurred_at`, outputs made by a deadline its `due_at`, so the same
-input always gives byte-identical output.
+release itself is recorded), and after it every deadline the event set that is due already, so no deadline at or
+before stream time is left pending after a step; at the end, deadlines up to `until` fire. Outputs made by an
+event are stamped `decided_at` = its `occurred_at`, outputs made by a deadline its `due_at`, so the same input
+always gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Processor:
         if isinstance(event, ev.BookingEvent):
             step = cases.apply(self.book, self.case(event.booking_id), event)
             out += self._commit(step, event.occurred_at)
+            out += self.advance(event.occurred_at)  # what the event set that is due already
         elif isinstance(event, ev.AgencyAgreementRecorded):
             self.agencies[event.agency_id] = event
         elif isinstance(event, ev.CletsQueryMade):
