@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import faust
@@ -34,6 +33,7 @@ from streams.scheduling import EventTimeScheduler
 from streams.schemas import SchemaRegistry
 from streams.stalls import add_watchdog
 from streams.topics import CASE_INPUTS, Topics, partition_of
+from streams.writes import OrderedWrites
 
 log = logging.getLogger(__name__)
 PRODUCER_LINGER_SECONDS = 0.005
@@ -101,6 +101,20 @@ def _flush_before_commit(producer: Any) -> None:
     producer._dt_flushes_before_commit = True
 
 
+def _drain_before_flush(producer: Any, writes: OrderedWrites) -> None:
+    """Make the producer flush that precedes each commit (at least once) wait for the states behind outputs."""
+    if getattr(producer, "_dt_drains_before_flush", False):
+        return
+    flush = producer.flush
+
+    async def flush_after_states(*args: Any, **kwargs: Any) -> Any:
+        await writes.drain()
+        return await flush(*args, **kwargs)
+
+    producer.flush = flush_after_states
+    producer._dt_drains_before_flush = True
+
+
 def create_app(settings: Settings) -> faust.App:
     """The case-processor app for these settings: topics, the cases table, the agent and the ticker."""
     topics = Topics(settings)
@@ -159,24 +173,6 @@ def create_app(settings: Settings) -> faust.App:
         outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
                                           headers=message.headers, timestamp=_seconds(message.timestamp_ms))
 
-    changelog = table.changelog_topic.get_topic_name()
-
-    async def write_now(result: Result, partition: int) -> None:
-        # At least once, each write goes straight to the producer, skipping Faust's buffer, its per-message task
-        # and its commit-time chase of that buffer (a fifth of the worker's time). Outputs first, then the states;
-        # Faust's commit flushes the producer before it commits the input's offset, as before.
-        for message in result.messages:
-            if recent.already_sent(partition, message):
-                metrics.repeats_suppressed.inc()
-                continue
-            delivered = await app.producer.send(message.topic, message.key, message.value, partition,
-                                                _seconds(message.timestamp_ms), message.headers)
-            delivered.add_done_callback(on_failure)
-        for key, state in result.writes.items():
-            table.data[key] = state  # the store alone; the changelog record follows
-            delivered = await app.producer.send(changelog, key, state, partition, None, None)
-            delivered.add_done_callback(partial(on_changelog_sent, TP(changelog, partition)))
-
     def on_failure(delivered: asyncio.Future) -> bool:
         if delivered.cancelled() or delivered.exception() is None:
             return False
@@ -185,16 +181,42 @@ def create_app(settings: Settings) -> faust.App:
         asyncio.ensure_future(app.crash(delivered.exception()))
         return True
 
-    def on_changelog_sent(tp: TP, delivered: asyncio.Future) -> None:
+    changelog = table.changelog_topic.get_topic_name()
+
+    def on_state_sent(partition: int, delivered: asyncio.Future) -> None:
         # what Faust's table does at least once: the store remembers the changelog offset it holds, so a restart
         # on an intact data dir reads only the changelog after it
         if not on_failure(delivered) and not delivered.cancelled():
-            table.data.set_persisted_offset(tp, delivered.result().offset)
+            table.data.set_persisted_offset(TP(changelog, partition), delivered.result().offset)
+
+    async def send_now(topic: str, key: bytes | None, value: bytes | None, partition: int,
+                       timestamp: float | None, headers: Any) -> asyncio.Future:
+        delivered = await app.producer.send(topic, key, value, partition, timestamp, headers)
+        delivered.add_done_callback(on_failure)
+        return delivered
+
+    # At least once, writes go straight to the producer, skipping Faust's buffer, its task per message and its
+    # commit-time chase of that buffer; states follow their outputs (streams.writes).
+    writes = OrderedWrites(send_now, changelog, on_state_sent)
+
+    async def write_now(result: Result, partition: int) -> None:
+        sends = []
+        for message in result.messages:
+            if recent.already_sent(partition, message):
+                metrics.repeats_suppressed.inc()
+                continue
+            sends.append((message.topic, message.key, message.value, _seconds(message.timestamp_ms),
+                          message.headers))
+        for key, state in result.writes.items():
+            table.data[key] = state  # the local store now; its changelog record once the outputs are in
+        await writes.write(partition, sends, result.writes.items())
 
     @app.agent(channel, name="case-processor", concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def process(stream: Any) -> None:
         if app.in_transaction:
             _flush_before_commit(app.producer)
+        else:
+            _drain_before_flush(app.producer, writes)
         async for event in stream.events():
             msg = event.message
             _ensure_loaded(work, table, msg.partition, settings.partitions)
@@ -243,6 +265,7 @@ def create_app(settings: Settings) -> faust.App:
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
         work.forget({tp.partition for tp in revoked})
         recent.forget({tp.partition for tp in revoked})
+        writes.forget({tp.partition for tp in revoked})
 
     if settings.ticker:
         clock = topics["clock"]
@@ -417,6 +440,14 @@ def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) 
     """After a partition is assigned (and its table restored), rebuild its deadline heap from the table."""
     if work.has_partition(partition):
         return
-    items = ((k, v) for k, v in table.items() if v is not None and partition_of(k, partitions) == partition)
-    pending = work.load_partition(partition, items)
+    pending = work.load_partition(partition, _partition_items(table, partition, partitions))
     log.info("partition %d: %d pending deadline(s) loaded from the cases table", partition, pending)
+
+
+def _partition_items(table: Any, partition: int, partitions: int) -> Any:
+    """The cases of one partition: its own RocksDB (Faust keeps one per partition), else a filtered scan."""
+    store = table.data
+    db = getattr(store, "_dbs", {}).get(partition)
+    if db is not None and hasattr(store, "_visible_items"):
+        return ((k, v) for k, v in store._visible_items(db) if v is not None)
+    return ((k, v) for k, v in table.items() if v is not None and partition_of(k, partitions) == partition)
