@@ -217,7 +217,7 @@ class Reader:
         booking = ev.from_record(decoded.type_name, decoded.record)
         if capture.selection.matches(booking):  # type: ignore[arg-type]
             self._selected.add(r.key)
-            self._keep(capture, None, topic_id, r, decoded)
+            self._keep(capture, None, topic_id, r, decoded, booking)
         else:
             self._stream(topic_id, r)
 
@@ -233,7 +233,7 @@ class Reader:
             self._stream_ms[r.partition] = r.timestamp
 
     def _keep(self, capture: Capture, keys: frozenset[bytes] | None, topic_id: str, r: Any,
-              decoded: Any = None) -> None:
+              decoded: Any = None, booking: ev.Event | None = None) -> None:
         self._stream(topic_id, r)
         if keys is not None and r.key not in keys:
             return
@@ -243,8 +243,8 @@ class Reader:
         booking_id = str(decoded.record.get("booking_id") or r.key.decode(errors="replace"))
         kept = Recorded(topic_id, r.partition, r.offset, _instant(r.timestamp), decoded.type_name, decoded.record)
         (capture.outputs if topic_id in OUTPUTS else capture.inputs)[booking_id].append(kept)
-        if decoded.type_name == BOOKING:
-            capture.bookings.setdefault(booking_id, ev.from_record(BOOKING, decoded.record))  # type: ignore[arg-type]
+        if decoded.type_name == BOOKING and booking_id not in capture.bookings:
+            capture.bookings[booking_id] = booking or ev.from_record(BOOKING, decoded.record)  # type: ignore[assignment]
 
     def _decode(self, capture: Capture, topic_id: str, r: Any) -> Any:
         decoded = self.codec.decode(r.value, r.headers, Coordinates(r.topic, r.partition, r.offset, r.timestamp),
