@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import subprocess
@@ -31,8 +32,14 @@ def _cores() -> int:
     return int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
 
 
-def main() -> None:
-    """Run, then write the results down."""
+def main(argv: list[str] | None = None) -> None:
+    """Run, then write the results down; `--report-only` writes BENCHMARKS.md again from results.json."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: write BENCHMARKS.md from the last benchmarks/results.json")
+    if parser.parse_args(argv).report_only:
+        (ROOT / "BENCHMARKS.md").write_text(report(json.loads((ROOT / "benchmarks" / "results.json").read_text())))
+        return
     print("decide: 100k simulated events, 3 runs ...", flush=True)
     results = {"machine": machine(), "decide": decide_bench.measure()}
     print("worker: 1M simulated events on a backlog against the raw clients and Faust; 100k open cases ...",
@@ -149,6 +156,7 @@ a machine of {m['cores']} cores.
 p99 over the runs | cores: worker / broker / load |
 |---|---|---|---|---|---|---|
 {_latency_rows(lat)}
+{_why_latency(lat, m, w)}
 {_replay(r)}"""
 
 
