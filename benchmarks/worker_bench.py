@@ -119,7 +119,7 @@ def _wait_done(admin: KafkaAdminClient, group: str, ends: dict[TopicPartition, i
     raise TimeoutError("worker did not finish the backlog")
 
 
-def measure(n: int = 1_000_000, open_cases: int = 100_000) -> dict:
+def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
     """Raw consume+decode rate, worker backlog rate (same events, same run), and restore time of open cases."""
     with local_broker("worker") as (broker, root):
         settings, topics, codec = deployment(broker.bootstrap, "bench.")
