@@ -61,6 +61,12 @@ def test_missed_targets_are_marked_and_explained_from_the_figures():
     assert "| 1,000 events/s | 20,000 | 1,667 / 5,000 / 6,000 ms | 4,000–7,500 ms |" in text
 
 
+def test_a_worker_that_keeps_up_but_misses_100_ms_is_not_said_to_queue():
+    text = report(results(worker_ratio=0.03, replay_ratio=0.5, restore_s=90, p99_ms=160))
+    assert _verdict(text, "latency p99") == "**missed**" and _verdict(text, "deadline lateness") == "met"
+    assert "Why 1,000 events/s misses 100 ms: the worker kept up" in text and "its latency is the" not in text
+
+
 @pytest.mark.parametrize("why", ["Why the worker", "Why the recovery", "Why 1,000 events/s", "Why the replay"])
 def test_a_met_target_needs_no_explanation(why):
     text = report(results(worker_ratio=0.6, replay_ratio=0.8, restore_s=45, p99_ms=80))
