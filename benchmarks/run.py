@@ -114,11 +114,11 @@ topics. The limits are raw consumers reading them once and decoding every messag
 agent that does nothing with what it reads (`benchmarks/faust_floor.py`: the same topics, consumer settings and
 commit interval as the worker). Then one `detainer-tracker worker` (at least once, rocksdict store) processes
 them as a backlog. The agent and the worker are timed from their start until their committed offsets reach the
-end. The backlog is 100,000 events, not a million: on backlogs of 400,000 events and more, the consumer kept
-records it had fetched for one topic-partition (aiokafka's buffer held them) without handing them over for more
-than 45 s while the worker handled the other partitions. The event-time merge held that partition's other topics
-back meanwhile, and the stall watchdog took the partition for a stalled one: it resumed it, and on the million
-run stopped the worker.
+end. The backlog is 100,000 events, not a million: on backlogs of 400,000 events and more, Faust's flow control
+kept single topic-partitions out of fetching for more than 45 s (it stops fetching a topic-partition whose message
+finds the agent's queue 80% full, and lets it in again only when the queue falls to 40%, which the other
+partitions of a backlog prevent). The event-time merge held that partition's other topics back meanwhile, and the
+stall watchdog took the partition for a stalled one: it resumed it, and on the million run stopped the worker.
 
 | figure | value |
 |---|---|
