@@ -164,29 +164,31 @@ def create_app(settings: Settings) -> faust.App:
                                                               "notices", "federal_status")]
     recent = RecentOutputs(settings.kafka_client_config(), output_topics)
 
+    def unsent(result: Result, partition: int) -> list[Encoded]:
+        # what is already on the outputs' recent tail (a replayed input's outputs) is not sent again
+        fresh = [m for m in result.messages if not recent.already_sent(partition, m)]
+        metrics.repeats_suppressed.inc(len(result.messages) - len(fresh))
+        return fresh
+
     def send(message: Encoded, partition: int) -> None:
         # Queued, not awaited: under exactly-once every write of one event (table changelog and outputs) is queued
         # in the same synchronous step, so a commit never falls between them (see _flush_before_commit).
-        if recent.already_sent(partition, message):
-            metrics.repeats_suppressed.inc()
-            return
         outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
                                           headers=message.headers, timestamp=_seconds(message.timestamp_ms))
 
-    def on_failure(delivered: asyncio.Future) -> bool:
+    def on_failure(delivered: asyncio.Future) -> None:
         if delivered.cancelled() or delivered.exception() is None:
-            return False
+            return
         # an output or a state that Kafka did not take: stop, so that the input is read again from the last commit
         log.error("a write was not delivered: %r; the worker stops", delivered.exception())
         asyncio.ensure_future(app.crash(delivered.exception()))
-        return True
 
     changelog = table.changelog_topic.get_topic_name()
 
     def on_state_sent(partition: int, delivered: asyncio.Future) -> None:
         # what Faust's table does at least once: the store remembers the changelog offset it holds, so a restart
-        # on an intact data dir reads only the changelog after it
-        if not on_failure(delivered) and not delivered.cancelled():
+        # on an intact data dir reads only the changelog after it (a failure is on_failure's, via send_now)
+        if not delivered.cancelled() and delivered.exception() is None:
             table.data.set_persisted_offset(TP(changelog, partition), delivered.result().offset)
 
     async def send_now(topic: str, key: bytes | None, value: bytes | None, partition: int,
@@ -200,13 +202,7 @@ def create_app(settings: Settings) -> faust.App:
     writes = OrderedWrites(send_now, changelog, on_state_sent)
 
     async def write_now(result: Result, partition: int) -> None:
-        sends = []
-        for message in result.messages:
-            if recent.already_sent(partition, message):
-                metrics.repeats_suppressed.inc()
-                continue
-            sends.append((message.topic, message.key, message.value, _seconds(message.timestamp_ms),
-                          message.headers))
+        sends = [(m.topic, m.key, m.value, _seconds(m.timestamp_ms), m.headers) for m in unsent(result, partition)]
         for key, state in result.writes.items():
             table.data[key] = state  # the local store now; its changelog record once the outputs are in
         await writes.write(partition, sends, result.writes.items())
@@ -228,7 +224,7 @@ def create_app(settings: Settings) -> faust.App:
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
             result = work.handle(table, where, event.key, event.value, event.headers, datetime.now(UTC))
             if app.in_transaction:
-                for message in result.messages:
+                for message in unsent(result, msg.partition):
                     send(message, msg.partition)
                 for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
                     table[key] = state

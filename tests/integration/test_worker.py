@@ -37,24 +37,34 @@ def _comparable(output: dict) -> tuple:
     return tuple(sorted((k, plain(v)) for k, v in output.items() if k != "decided_at"))
 
 
-def test_scenarios_produced_into_kafka_give_the_outputs_decide_gives(live, settings, kafka_codec):
-    feed, worker = live
+def _live_scenarios(codec) -> tuple[list, datetime, list[dict]]:
+    """The live scenarios' events in time order, a time ten days past the last, and what `decide` gives by then."""
     lines = []
     for name in LIVE_SCENARIOS:
         scenario = load(CASES / f"{name}.yaml")
-        lines += [parse_line(i, line, kafka_codec) for i, line in enumerate(scenario.jsonl().splitlines(), 1)]
+        lines += [parse_line(i, line, codec) for i, line in enumerate(scenario.jsonl().splitlines(), 1)]
     lines.sort(key=lambda line: line.record["occurred_at"])
     end = lines[-1].record["occurred_at"] + timedelta(days=10)
     events = [ev.from_record(line.type_name, line.record) for line in lines]
     expected = [{"type": e.type_name, **e.record}
                 for e in run(Processor(rulebook.load(), clets.load_rows()), events, end)]
+    return lines, end, expected
+
+
+def _assert_same_outputs(got: list[dict], expected: list[dict]) -> None:
+    live_rows, decided_rows = set(map(_comparable, got)), set(map(_comparable, expected))
+    assert live_rows == decided_rows, (f"only live: {sorted(live_rows - decided_rows)}\n"
+                                       f"only decide: {sorted(decided_rows - live_rows)}")
+
+
+def test_scenarios_produced_into_kafka_give_the_outputs_decide_gives(live, settings, kafka_codec):
+    feed, worker = live
+    lines, end, expected = _live_scenarios(kafka_codec)
     for line in lines:
         feed(line.type_name, line.record)
     tick_all(feed, settings, end)
     got = outputs_on_kafka(settings, kafka_codec)
-    live_rows, decided_rows = set(map(_comparable, got)), set(map(_comparable, expected))
-    assert live_rows == decided_rows, (f"only live: {sorted(live_rows - decided_rows)}\n"
-                                       f"only decide: {sorted(decided_rows - live_rows)}")
+    _assert_same_outputs(got, expected)
     assert len(got) == len(expected)
     assert len({o["output_id"] for o in got}) == len(got), "an output_id appears twice"
 
@@ -169,15 +179,7 @@ def test_a_backlog_read_with_a_later_tick_gives_the_outputs_decide_gives(setting
     """A worker that starts on a backlog (after an outage, say) fetches the topics of a partition together; it
     takes each fetched batch in event-time order, so a tick far ahead on the clock fires no deadline before the
     inputs that precede it."""
-    lines = []
-    for name in LIVE_SCENARIOS:
-        scenario = load(CASES / f"{name}.yaml")
-        lines += [parse_line(i, line, kafka_codec) for i, line in enumerate(scenario.jsonl().splitlines(), 1)]
-    lines.sort(key=lambda line: line.record["occurred_at"])
-    end = lines[-1].record["occurred_at"] + timedelta(days=10)
-    events = [ev.from_record(line.type_name, line.record) for line in lines]
-    expected = [{"type": e.type_name, **e.record}
-                for e in run(Processor(rulebook.load(), clets.load_rows()), events, end)]
+    lines, end, expected = _live_scenarios(kafka_codec)
     with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
         for p in range(settings.partitions):  # the clock first: ticks written while the worker was away
             producer.send_encoded(kafka_codec.encode("ClockTicked", {
@@ -195,6 +197,4 @@ def test_a_backlog_read_with_a_later_tick_gives_the_outputs_decide_gives(setting
         worker.stop()
         admin.close()
     got = outputs_on_kafka(settings, kafka_codec)
-    live_rows, decided_rows = set(map(_comparable, got)), set(map(_comparable, expected))
-    assert live_rows == decided_rows, (f"only live: {sorted(live_rows - decided_rows)}\n"
-                                       f"only decide: {sorted(decided_rows - live_rows)}")
+    _assert_same_outputs(got, expected)

@@ -22,14 +22,19 @@ class Producer:
         future = asyncio.get_running_loop().create_future()
         self.deliveries[value] = future
         if topic == "changelog":
-            future.set_result(None)
+            future.set_result(value)  # the fake's metadata: what was written
         return future
 
     def on_state_sent(self, partition: int, delivered: asyncio.Future) -> None:
-        self.states_written.append((partition, [v for t, v, p in self.sent if t == "changelog"][-1]))
+        self.states_written.append((partition, delivered.result()))
 
     def changelog(self) -> list[bytes]:
         return [value for topic, value, _ in self.sent if topic == "changelog"]
+
+
+def _writes() -> tuple[Producer, OrderedWrites]:
+    kafka = Producer()
+    return kafka, OrderedWrites(kafka.send, "changelog", kafka.on_state_sent)
 
 
 def output(value: bytes) -> tuple:
@@ -42,8 +47,7 @@ def run(test):
 
 def test_a_state_waits_until_its_outputs_are_in_kafka():
     async def test():
-        kafka = Producer()
-        writes = OrderedWrites(kafka.send, "changelog", kafka.on_state_sent)
+        kafka, writes = _writes()
         await writes.write(0, [output(b"release")], [(b"B1", b"state-1")])
         await asyncio.sleep(0)
         assert kafka.changelog() == [] and writes.waiting() == 1
@@ -55,8 +59,7 @@ def test_a_state_waits_until_its_outputs_are_in_kafka():
 
 def test_a_later_state_of_the_partition_never_overtakes_an_earlier_one():
     async def test():
-        kafka = Producer()
-        writes = OrderedWrites(kafka.send, "changelog", kafka.on_state_sent)
+        kafka, writes = _writes()
         await writes.write(0, [output(b"notify")], [(b"B1", b"B1-first")])
         await writes.write(0, [], [(b"B1", b"B1-second")])  # no outputs of its own, but behind the first
         await writes.write(0, [output(b"hold")], [(b"B1", b"B1-third")])
@@ -71,8 +74,7 @@ def test_a_later_state_of_the_partition_never_overtakes_an_earlier_one():
 
 def test_other_partitions_are_not_held_up():
     async def test():
-        kafka = Producer()
-        writes = OrderedWrites(kafka.send, "changelog", kafka.on_state_sent)
+        kafka, writes = _writes()
         await writes.write(0, [output(b"slow")], [(b"B1", b"p0")])
         await writes.write(1, [], [(b"B2", b"p1")])
         assert kafka.changelog() == [b"p1"]
@@ -86,8 +88,7 @@ def test_other_partitions_are_not_held_up():
 
 def test_a_failed_output_stops_every_later_state_of_its_partition_and_fails_the_drain():
     async def test():
-        kafka = Producer()
-        writes = OrderedWrites(kafka.send, "changelog", kafka.on_state_sent)
+        kafka, writes = _writes()
         await writes.write(0, [output(b"lost")], [(b"B1", b"never")])
         kafka.deliveries[b"lost"].set_exception(ConnectionError("broker gone"))
         with pytest.raises(ConnectionError):
@@ -100,8 +101,7 @@ def test_a_failed_output_stops_every_later_state_of_its_partition_and_fails_the_
 
 def test_the_drain_waits_for_every_partition():
     async def test():
-        kafka = Producer()
-        writes = OrderedWrites(kafka.send, "changelog", kafka.on_state_sent)
+        kafka, writes = _writes()
         for p in range(3):
             await writes.write(p, [output(f"o{p}".encode())], [(b"B", f"s{p}".encode())])
         drained = asyncio.ensure_future(writes.drain())
