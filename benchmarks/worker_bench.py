@@ -119,7 +119,21 @@ def _wait_done(admin: KafkaAdminClient, group: str, ends: dict[TopicPartition, i
     raise TimeoutError("worker did not finish the backlog")
 
 
-def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
+def _stalls(worker: WorkerProcess) -> dict[str, float]:
+    """The stall watchdog's counts from the worker's own metrics page: partitions resumed, workers stopped."""
+    from urllib.request import urlopen
+
+    with urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    counts = {"resumed": 0.0, "stopped": 0.0}
+    for line in text.splitlines():
+        if line.startswith("dt_partition_stalls_total{"):
+            action = line.split('action="', 1)[1].split('"', 1)[0]
+            counts[action] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def measure(n: int = 1_000_000, open_cases: int = 100_000) -> dict:
     """Raw consume+decode rate, worker backlog rate (same events, same run), and restore time of open cases."""
     with local_broker("worker") as (broker, root):
         settings, topics, codec = deployment(broker.bootstrap, "bench.")
@@ -143,6 +157,7 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         spy = profiling.record(worker.proc.pid, 30, root / "worker-profile.txt")
         _wait_done(admin, settings.app_id, ends, worker)
         worker_rate = total / (time.perf_counter() - began)  # includes the worker's start-up
+        stalls = _stalls(worker)
         worker.stop()
         profile = {}
         if spy is not None:
@@ -153,7 +168,8 @@ def measure(n: int = 100_000, open_cases: int = 100_000) -> dict:
         return {"events": total, "raw_aiokafka_consume_decode": raw,
                 "raw_kafka_python_consume_decode": raw_kafka_python, "raw_produce_kafka_python": produce_rate,
                 "faust_floor": floor_rate, "floor_ratio": floor_rate / raw, "worker_backlog": worker_rate,
-                "ratio": worker_rate / raw, "worker_to_floor": worker_rate / floor_rate, "profile": profile, **restore}
+                "ratio": worker_rate / raw, "worker_to_floor": worker_rate / floor_rate, "stalls": stalls,
+                "profile": profile, **restore}
 
 
 def _restore(settings: Settings, codec: Codec, admin: KafkaAdminClient, root: Path, cases: int) -> dict:

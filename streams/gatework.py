@@ -76,7 +76,7 @@ class RegistryReader:
         self.client_config, self.topic, self.partitions = client_config, topic, partitions
         self.gate, self.dead_letter = gate, dead_letter
         self.ready = asyncio.Event()
-        self._consumer: Any = None
+        self._ends: Any = None
         self._positions: dict[Any, int] = {}
         self._progress = asyncio.Condition()
 
@@ -86,8 +86,14 @@ class RegistryReader:
 
         consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
                                     client_id="detainer-tracker-registry", **self.client_config)
+        # The reader's fetch waits at the broker for new records, and a broker answers a connection's requests in
+        # order: asked on that connection, the registry's end would wait out the poll (half a second) for every
+        # query from an unknown agency. Its own client asks at once.
+        ends = AIOKafkaConsumer(group_id=None, enable_auto_commit=False,
+                                client_id="detainer-tracker-registry-ends", **self.client_config)
         await consumer.start()
-        self._consumer = consumer
+        await ends.start()
+        self._ends = ends
         try:
             if self.topic not in await consumer.topics():
                 raise RuntimeError(f"the agency registry topic {self.topic} does not exist "
@@ -100,38 +106,43 @@ class RegistryReader:
             if not any(start_ends.values()):
                 self.ready.set()
             while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for r in records:
-                        result = self.gate.record_agency(Coordinates(r.topic, r.partition, r.offset, r.timestamp),
-                                                         r.key, r.value, list(r.headers or []), datetime.now(UTC))
-                        if result.dead_letter is not None:
-                            await self.dead_letter(result)
-                for tp in partitions:
-                    self._positions[tp] = await consumer.position(tp)
-                if not self.ready.is_set() and all(self._positions[tp] >= end for tp, end in start_ends.items()):
-                    log.info("agency registry: %d agencies read from %s", len(self.gate.registry), self.topic)
-                    self.ready.set()
-                async with self._progress:
-                    self._progress.notify_all()
+                await self._read(consumer, partitions, start_ends)
         finally:
-            self._consumer = None
+            self._ends = None
+            await ends.stop()
             await consumer.stop()
+
+    async def _read(self, consumer: Any, partitions: list[Any], start_ends: dict[Any, int]) -> None:
+        batches = await consumer.getmany(timeout_ms=500)
+        for records in batches.values():
+            for r in records:
+                result = self.gate.record_agency(Coordinates(r.topic, r.partition, r.offset, r.timestamp),
+                                                 r.key, r.value, list(r.headers or []), datetime.now(UTC))
+                if result.dead_letter is not None:
+                    await self.dead_letter(result)
+        for tp in partitions:
+            self._positions[tp] = await consumer.position(tp)
+        if not self.ready.is_set() and all(self._positions[tp] >= end for tp, end in start_ends.items()):
+            log.info("agency registry: %d agencies read from %s", len(self.gate.registry), self.topic)
+            self.ready.set()
+        async with self._progress:
+            self._progress.notify_all()
 
     async def catch_up(self, timeout: float = 10.0) -> bool:
         """Wait until everything the registry topic holds now has been read; False when that took too long."""
         await self.ready.wait()
-        consumer = self._consumer
-        if consumer is None:
+        client = self._ends
+        if client is None:
             return False
-        ends = await consumer.end_offsets(list(self._positions))
 
-        def done() -> bool:
-            return all(self._positions.get(tp, 0) >= end for tp, end in ends.items())
+        async def caught_up() -> None:
+            ends = await client.end_offsets(list(self._positions))
+            async with self._progress:
+                await self._progress.wait_for(
+                    lambda: all(self._positions.get(tp, 0) >= end for tp, end in ends.items()))
 
         try:
-            async with self._progress:
-                await asyncio.wait_for(self._progress.wait_for(done), timeout)
+            await asyncio.wait_for(caught_up(), timeout)
         except TimeoutError:
             return False
         return True

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
@@ -90,3 +91,22 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
 
 def _stamp(record: Any) -> int:
     return record.timestamp if record.timestamp is not None else 0
+
+
+class SteadyFetchConsumer(AIOKafkaConsumer):
+    """Faust's aiokafka consumer, except that a full queue never takes a merged topic-partition out of the fetch.
+
+    Faust stops fetching the topic-partition whose record finds its agent's queue 80% full, and lets it back one
+    at a time as the queue drains below 40%. The case agent has one queue for all its topic-partitions, so on a
+    backlog the others keep it full and a topic-partition can wait minutes, while the event-time merge holds
+    back the other topics of its partition for it. Here the merged topics (the case topics and the clock) stay in
+    the fetch: the consumer is held back by the full queue itself (Faust waits for room before it reads on),
+    which bounds memory just the same and slows all of them alike. Other topics keep Faust's way, so that a
+    slow agent of theirs does not hold the case processor up.
+    """
+
+    def on_buffer_full(self, tp: TP) -> None:
+        """Keep fetching a merged topic-partition: the wait for room in the queue is its back-pressure."""
+        if tp.topic in EventTimeScheduler.case_topics or tp.topic == EventTimeScheduler.clock_topic:
+            return
+        super().on_buffer_full(tp)

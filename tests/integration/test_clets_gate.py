@@ -93,3 +93,43 @@ def test_clets_scenarios_decided_live_equal_decide(settings, kafka_codec, tmp_pa
         return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in r.items() if k != "decided_at"))
 
     assert sorted(map(comparable, got)) == sorted(map(comparable, expected))
+
+
+def test_a_query_from_an_unknown_agency_does_not_wait_out_the_registry_readers_poll(settings, kafka_codec):
+    """Each refusal of an unknown agency asks for the registry's end; the reader's long poll must not hold it."""
+    import asyncio
+
+    from streams.gatework import GateWork, RegistryReader
+
+    registry = kafka_codec.topics["clets_agreements"]
+    gate = GateWork(clets.load_rows(), kafka_codec, "test")
+
+    async def dead_letter(result) -> None:
+        raise AssertionError(f"unexpected dead letter: {result}")
+
+    async def scenario() -> tuple[list[bool], int]:
+        reader = RegistryReader(settings.aiokafka_client_config(), registry.name, registry.partitions, gate,
+                                dead_letter)
+        polls = 0
+        read = reader._read
+
+        async def counted(*args):
+            nonlocal polls
+            polls += 1
+            await read(*args)
+
+        reader._read = counted
+        task = asyncio.create_task(reader.run())
+        try:
+            await asyncio.wait_for(reader.ready.wait(), 30)
+            before = polls
+            answers = [await reader.catch_up() for _ in range(10)]
+            return answers, polls - before
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    answers, polls = asyncio.run(scenario())
+    assert answers == [True] * 10
+    # the reader's empty poll lasts half a second: ten catch-ups that each waited for one would span ten polls
+    assert polls <= 3, f"10 catch-ups spanned {polls} polls of the registry reader"

@@ -53,6 +53,16 @@ class WorkerProcess:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def metric(self, name: str) -> float | None:
+        """The value of an unlabelled sample on the worker's metrics page, None when it is not there."""
+        from urllib.request import urlopen
+
+        with urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=10) as page:
+            for line in page.read().decode().splitlines():
+                if line.startswith(f"{name} "):
+                    return float(line.split()[1])
+        return None
+
 
 def committed(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:
     """The consumer group's committed offsets."""

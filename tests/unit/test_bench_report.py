@@ -72,3 +72,14 @@ def test_a_met_target_needs_no_explanation(why):
     text = report(results(worker_ratio=0.6, replay_ratio=0.8, restore_s=45, p99_ms=80))
     assert why not in text
     assert "**missed**" not in text
+
+
+@pytest.mark.parametrize(("stalls", "said"), [
+    ({"resumed": 0.0, "stopped": 0.0}, "The stall watchdog found no partition left unread during the backlog."),
+    ({"resumed": 3.0, "stopped": 1.0}, "found a partition left unread 3 time(s) and resumed it, and stopped the "
+                                       "worker 1 time(s)"),
+])
+def test_the_backlog_says_what_the_stall_watchdog_did(stalls, said):
+    figures = results(worker_ratio=0.03, replay_ratio=0.5, restore_s=90, p99_ms=160)
+    figures["worker"]["stalls"] = stalls
+    assert said in " ".join(report(figures).split())

@@ -54,3 +54,18 @@ def test_a_rebalance_forgets_what_was_buffered():
     EventTimeScheduler.app.consumer_generation_id = 2
     EventTimeScheduler.app.states.clear()  # the new owner's consumer knows nothing yet
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == [("bookings", 0)]
+
+
+def test_a_full_queue_keeps_the_merged_topics_in_the_fetch_and_takes_out_the_others():
+    from types import SimpleNamespace
+
+    scheduler({}, "clock", ("bookings", "court"))
+    consumer = object.__new__(scheduling.SteadyFetchConsumer)
+    merged = {TP("bookings", 0), TP("court", 1), TP("clock", 2)}
+    consumer.app = SimpleNamespace(in_recovery=False)
+    consumer._active_partitions, consumer._paused_partitions = {*merged, TP("clets", 0)}, set()
+    consumer._buffered_partitions = set()
+    for tp in (*merged, TP("clets", 0)):
+        consumer.on_buffer_full(tp)
+    assert consumer._active_partitions == merged  # Faust's own way for the others: out of the fetch until drained
+    assert consumer._buffered_partitions == {TP("clets", 0)}
