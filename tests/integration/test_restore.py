@@ -67,3 +67,19 @@ def test_a_new_rebalance_stops_the_restore_and_what_was_written_stands(settings)
     topic = _changelog(settings, [(0, f"k{i}".encode(), b"v") for i in range(100)])
     stores, persisted, counts, batches = _restore(settings, topic, {0: 0}, still_wanted=lambda: False)
     assert counts == {0: 0} and persisted == {} and stores == {0: {}}
+
+
+def test_a_transaction_left_open_at_the_end_does_not_hold_the_restore(settings):
+    """Exactly once: what a worker wrote in a transaction it has not committed is not read, and not waited for."""
+    topic = _changelog(settings, [(0, b"a", b"1"), (0, b"b", b"1")])
+    producer = KafkaProducer(transactional_id=f"restore-{uuid.uuid4().hex[:8]}", **settings.kafka_client_config())
+    producer.init_transactions()
+    producer.begin_transaction()
+    producer.send(topic, key=b"a", value=b"uncommitted", partition=0)
+    producer.flush()
+    try:
+        stores, persisted, counts, _ = _restore(settings, topic, {0: 0})
+    finally:
+        producer.abort_transaction()
+        producer.close()
+    assert stores == {0: {b"a": b"1", b"b": b"1"}} and persisted == {0: 1} and counts == {0: 2}
