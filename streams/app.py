@@ -118,14 +118,20 @@ def _flush_before_commit(producer: Any) -> None:
     Table changelog writes and our outputs are queued in Faust's buffer when an event is handled; Faust commits
     a transaction without draining it, so state and outputs could commit apart from the offsets they belong to.
     Draining first puts each event's writes, all queued in one synchronous step, in one transaction.
+    The offsets are handed on keyed by aiokafka's own TopicPartition: aiokafka 0.14 refuses Faust's TP tuples
+    ("Key should be TopicPartition instance"), which stopped the worker at its first commit.
     """
     if getattr(producer, "_dt_flushes_before_commit", False):
         return
+    from aiokafka import TopicPartition
+
     commit = producer.commit_transactions
 
-    async def commit_transactions(*args: Any, **kwargs: Any) -> Any:
+    async def commit_transactions(tid_to_offset_map: Any, *args: Any, **kwargs: Any) -> Any:
         await producer.buffer.flush()
-        return await commit(*args, **kwargs)
+        offsets = {tid: {TopicPartition(tp.topic, tp.partition): offset for tp, offset in tps.items()}
+                   for tid, tps in tid_to_offset_map.items()}
+        return await commit(offsets, *args, **kwargs)
 
     producer.commit_transactions = commit_transactions
     producer._dt_flushes_before_commit = True
