@@ -123,14 +123,13 @@ def _stalls(worker: WorkerProcess) -> dict[str, float]:
     """The stall watchdog's counts from the worker's own metrics page: partitions resumed, workers stopped."""
     from urllib.request import urlopen
 
+    from prometheus_client.parser import text_string_to_metric_families
+
     with urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10) as page:
         text = page.read().decode()
-    counts = {"resumed": 0.0, "stopped": 0.0}
-    for line in text.splitlines():
-        if line.startswith("dt_partition_stalls_total{"):
-            action = line.split('action="', 1)[1].split('"', 1)[0]
-            counts[action] = float(line.rsplit(" ", 1)[1])
-    return counts
+    return {sample.labels["action"]: sample.value for family in text_string_to_metric_families(text)
+            if family.name == "dt_partition_stalls" for sample in family.samples
+            if sample.name == "dt_partition_stalls_total"}
 
 
 def measure(n: int = 1_000_000, open_cases: int = 100_000) -> dict:

@@ -57,11 +57,12 @@ class WorkerProcess:
         """The value of an unlabelled sample on the worker's metrics page, None when it is not there."""
         from urllib.request import urlopen
 
+        from prometheus_client.parser import text_string_to_metric_families
+
         with urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=10) as page:
-            for line in page.read().decode().splitlines():
-                if line.startswith(f"{name} "):
-                    return float(line.split()[1])
-        return None
+            text = page.read().decode()
+        return next((s.value for family in text_string_to_metric_families(text) for s in family.samples
+                     if s.name == name and not s.labels), None)
 
 
 def committed(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:
