@@ -69,3 +69,22 @@ def test_a_full_queue_keeps_the_merged_topics_in_the_fetch_and_takes_out_the_oth
         consumer.on_buffer_full(tp)
     assert consumer._active_partitions == merged  # Faust's own way for the others: out of the fetch until drained
     assert consumer._buffered_partitions == {TP("clets", 0)}
+
+
+def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_only_briefly():
+    import asyncio
+
+    from streams.app import create_app
+    from streams.config import Settings
+
+    async def built() -> tuple[int, int]:
+        app = create_app(Settings(partitions=3, store="memory"))
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)  # what the worker's thread starts
+        try:
+            return consumer._fetch_max_wait_ms, consumer._max_partition_fetch_bytes
+        finally:
+            await consumer.stop()
+
+    wait_ms, fetch_bytes = asyncio.run(built())
+    assert wait_ms == scheduling.FETCH_MAX_WAIT_MS == 50
+    assert fetch_bytes == 64 * 1024  # Faust's other settings are kept
