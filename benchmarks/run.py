@@ -280,21 +280,20 @@ def _why_latency(lat: dict, m: dict, w: dict) -> str:
 Why 1,000 events/s misses 100 ms: the worker kept up (deadline lateness p99 {thousand['lateness_s']['p99']:.2f} s,
 latency p50 {thousand['latency_ms']['p50']:,.0f} ms), so its p99 is not a queue but the pauses of one event loop
 that also fetches, commits (every 0.2 s in this benchmark, each commit draining the producer first) and writes the
-ticks, on cores it shares: the worker, the broker and the benchmark's own producer and consumer used {used:.2f} of
-the machine's {m['cores']} cores during that run, the worker {thousand['cores']['worker']:.2f} of them. Each event
-here is a release due at once: a decode, a new case, the deadline fired in the same step, one state and two
-outputs written. What would reach it: more work per await and fewer writes per event (the faster case processor
-described above), or a worker with cores of its own.
+ticks, and a fetch of the idle topics that may hold the busy topic's next records for up to 50 ms
+(`scheduling.FETCH_MAX_WAIT_MS`), on cores it shares: the worker, the broker and the benchmark's own producer and
+consumer used {used:.2f} of the machine's {m['cores']} cores during that run, the worker
+{thousand['cores']['worker']:.2f} of them. Each event here is a release due at once: a decode, a new case, the
+deadline fired in the same step, one state and two outputs written. What would reach it: more work per await and
+fewer writes per event (the faster case processor described above), or a worker with cores of its own.
 """
     return f"""
-Why 1,000 events/s misses: the worker, the broker and the benchmark's own producer and consumer used {used:.2f} of
-the machine's {m['cores']} cores during that run, the worker {thousand['cores']['worker']:.2f} of them. Each event
-here is a release due at once: a decode, a new case, the deadline fired in the same step, one state and two
-outputs written. On the backlog above, where an event brings a quarter of an output on average, the worker takes
-{w['worker_backlog']:,.0f} events/s; with two outputs each and a fetch for every few events, 1,000 events/s is at
-its limit, so a run in which the other processes take more of the cores falls behind, and its latency is the
-queue. At 100 events/s the same path answers in the times above. The faster case processor described above, or a
-worker with cores of its own, would reach it.
+Why 1,000 events/s misses: the worker fell behind in that run, and its latency is the queue. The worker, the broker
+and the benchmark's own producer and consumer used {used:.2f} of the machine's {m['cores']} cores, the worker
+{thousand['cores']['worker']:.2f} of them. Each event here is a release due at once: a decode, a new case, the
+deadline fired in the same step, one state and two outputs written; on the backlog above, where an event brings a
+quarter of an output on average, the worker takes {w['worker_backlog']:,.0f} events/s. The faster case processor
+described above, or a worker with cores of its own, would reach it.
 """
 
 

@@ -56,7 +56,7 @@ def test_missed_targets_are_marked_and_explained_from_the_figures():
     assert _verdict(text, "`decide` core") == "met" and _verdict(text, "state per open case") == "met"
     assert "Why the worker misses 0.5" in text and "reaches 0.14 of the raw aiokafka rate" in text
     assert "Why the recovery of 1,000,000 open cases misses 60 s" in text and "about 10,040 records/s" in text
-    assert "Why 1,000 events/s misses" in text and "used 1.76 of\nthe machine's 2 cores" in text
+    assert "Why 1,000 events/s misses" in text and "used 1.76 of the machine's 2 cores" in text
     assert "Why the replay misses 0.7" in text
     assert "| 1,000 events/s | 20,000 | 1,667 / 5,000 / 6,000 ms | 4,000–7,500 ms |" in text
 
