@@ -34,7 +34,7 @@ from streams.restore import first_offsets, restore_changelog, rocksdb_writer
 from streams.scheduling import EventTimeScheduler, SteadyFetchConsumer
 from streams.schemas import SchemaRegistry
 from streams.stalls import add_watchdog
-from streams.topics import CASE_INPUTS, Topics, partition_of
+from streams.topics import CASE_INPUTS, CASE_OUTPUTS, Topics, partition_of
 from streams.writes import OrderedWrites
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,7 @@ def create_app(settings: Settings) -> faust.App:
     EventTimeScheduler.case_topics = tuple(names[:-1])
     CaseAssignor.case_topic = names[0]
     outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
-               for t in topics if t.spec.id in ("decisions", "custody_commands", "violations", "notices",
-                                                "federal_status", "clets_decisions", "deadletter")}
+               for t in topics if t.spec.id in (*CASE_OUTPUTS, "clets_decisions", "deadletter")}
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
     app.transport.Consumer = SteadyFetchConsumer  # before the consumer is made, at the worker's start
     table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
@@ -202,8 +201,7 @@ def create_app(settings: Settings) -> faust.App:
     topic_ids = {t.name: t.spec.id for t in topics}
 
     stalls = add_watchdog(app, names, metrics)
-    output_topics = [t.name for t in topics if t.spec.id in ("decisions", "custody_commands", "violations",
-                                                              "notices", "federal_status")]
+    output_topics = [topics.name(t) for t in CASE_OUTPUTS]
     recent = RecentOutputs(settings.kafka_client_config(), output_topics)
 
     def unsent(result: Result, partition: int) -> list[Encoded]:

@@ -1,30 +1,31 @@
 """The case processor's step, independent of Faust: one raw message in, encoded outputs out, state updated.
 
-Per partition it keeps stream time (the latest event or tick time seen) and a heap of pending deadlines. Before
-an event is applied, every deadline due at or before the partition's stream time fires, and after it every
-deadline the event set that is due already, in the same step, so their outputs join the same commit as the input.
-The durable state is the store (the Faust table): each booking's case with its pending deadlines; the heaps are
-rebuilt from it when a partition is (re)assigned.
+Time is the engine's (`streams.engine`): one `Engine` per partition this worker owns keeps the partition's
+position and the queue of bookings waiting for a deadline; each booking's state (its case, pending deadlines,
+events and live outputs) is in the store (the Faust table), from which a partition's queue is rebuilt when it
+is (re)assigned. A clock tick completes its instant; an event is taken in its place in time, and one that sorts
+before what its booking had been decided becomes a correction. An event from beyond the wall clock plus the
+tolerance is a dead letter: one wrong clock must never move anyone's deadlines.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import pickle
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams import cases
+from streams import cases, engine
 from streams import events as ev
 from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers
-from streams.decisions import Deadline, Output
+from streams.decisions import Output
 from streams.law.rulebook import RuleBook
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 HOUR = timedelta(hours=1)
+#: how far past the worker's wall clock an event may be and still be taken (clocks drift; jail systems stamp late)
+FUTURE_TOLERANCE = timedelta(minutes=5)
 Store = MutableMapping[bytes, Any]
 
 
@@ -47,6 +48,8 @@ class Result:
     #: bookings that left custody in this step after a release deadline: True when later than the deadline plus
     #: the rule book's grace period (the same measure as the OVERDUE_RELEASE violation)
     left_late: dict[str, bool] = field(default_factory=dict)
+    #: bookings decided again because a late event sorted before what had been decided
+    redecided: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,62 +76,70 @@ class Gauges:
     releases_overdue: int = 0
 
 
-def dump(case: cases.Case, pending: tuple[Deadline, ...]) -> bytes:
-    """A case and its pending deadlines as table bytes."""
-    return pickle.dumps((STATE_VERSION, case, pending), protocol=pickle.HIGHEST_PROTOCOL)
+def dump(booking: engine.Booking) -> bytes:
+    """A booking's engine state as table bytes."""
+    return pickle.dumps((STATE_VERSION, booking), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def load(raw: bytes) -> tuple[cases.Case, tuple[Deadline, ...]]:
+def load(raw: bytes) -> engine.Booking:
     """The inverse of dump."""
-    version, case, pending = pickle.loads(raw)  # noqa: S301 - our own table, written only by dump()
+    version, booking = pickle.loads(raw)  # noqa: S301 - our own table, written only by dump()
     if version != STATE_VERSION:
         raise ValueError(f"case state version {version} is not {STATE_VERSION}")
-    return case, pending
+    return booking
 
 
 class CaseWork:
-    """Stream time, deadlines and cases for the partitions this worker owns."""
+    """The engines and case standings of the partitions this worker owns."""
 
-    def __init__(self, book: RuleBook, codec: Codec, source: str, state: str = "CA") -> None:
-        """Bind the rule book, the codec and the name written into dead letters."""
+    def __init__(self, book: RuleBook, codec: Codec, source: str, state: str = "CA",
+                 settle: timedelta = engine.SETTLE, future_tolerance: timedelta = FUTURE_TOLERANCE) -> None:
+        """Bind the rule book, the codec, the name written into dead letters and the engine's settings."""
         self.book, self.codec, self.source, self.state = book, codec, source, state
-        self.stream_time: dict[int, datetime] = {}
-        self._heaps: dict[int, list[tuple[datetime, int, Deadline]]] = {}
+        self.settle, self.future_tolerance = settle, future_tolerance
+        self._engines: dict[int, engine.Engine] = {}
         self._standing: dict[int, dict[str, Standing]] = {}
-        self._seq = itertools.count()
+
+    @property
+    def stream_time(self) -> dict[int, datetime]:
+        """How far time has advanced on each partition."""
+        return {p: e.time for p, e in self._engines.items() if e.time is not None}
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop in-memory state of partitions this worker no longer owns (rebuilt if they come back)."""
         for p in partitions:
-            self._heaps.pop(p, None)
+            self._engines.pop(p, None)
             self._standing.pop(p, None)
-            self.stream_time.pop(p, None)
 
     def partitions_owned(self) -> int:
-        """How many partitions' deadlines are loaded."""
-        return len(self._heaps)
+        """How many partitions' queues are loaded."""
+        return len(self._engines)
 
     def has_partition(self, partition: int) -> bool:
-        """True when the partition's deadlines are loaded."""
-        return partition in self._heaps
+        """True when the partition's queue is loaded."""
+        return partition in self._engines
+
+    def _engine(self, partition: int) -> engine.Engine:
+        if partition not in self._engines:
+            self._engines[partition] = engine.Engine(self.book, self.state, settle=self.settle)
+        return self._engines[partition]
 
     def load_partition(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> int:
-        """Rebuild a partition's deadline heap from its cases in the store; returns how many are pending."""
-        heap: list[tuple[datetime, int, Deadline]] = []
+        """Rebuild a partition's queue from its bookings in the store; returns how many wait for a deadline."""
         standing = self._standing.setdefault(partition, {})
+        bookings = []
         for key, raw in items:
-            case, pending = load(raw)
-            heap.extend((d.due_at, next(self._seq), d) for d in pending)
-            standing[key.decode()] = Standing.of(case)
-        heapq.heapify(heap)
-        self._heaps[partition] = heap
-        return len(heap)
+            booking = load(raw)
+            bookings.append((key.decode(), booking))
+            standing[key.decode()] = Standing.of(booking.case)
+        return self._engine(partition).load(bookings)
 
     def gauges(self) -> Gauges:
         """The case gauges over every partition this worker owns, each judged by its own stream time."""
         open_cases = holds = due = overdue = 0
+        times = self.stream_time
         for p, standing in self._standing.items():
-            now = self.stream_time.get(p)
+            now = times.get(p)
             for s in standing.values():
                 if not s.in_custody:
                     continue
@@ -142,28 +153,34 @@ class CaseWork:
         return Gauges(open_cases, holds, due, overdue)
 
     def earliest_due(self) -> dict[int, datetime]:
-        """The earliest pending deadline of each partition that has one (possibly one already fired)."""
-        return {p: heap[0][0] for p, heap in self._heaps.items() if heap}
+        """The earliest wake of each partition that has one (possibly of a booking that changed since)."""
+        return {p: at for p, e in self._engines.items() if (at := e.earliest()) is not None}
 
     def pending(self, partition: int) -> int:
-        """Deadlines pending on a partition."""
-        return len(self._heaps.get(partition, ()))
+        """Bookings waiting for a deadline on a partition (stale entries included)."""
+        e = self._engines.get(partition)
+        return e.queued() if e else 0
 
     def handle(self, store: Store, coordinates: Coordinates, key: bytes | None, value: bytes | None,
                headers: Headers, now: datetime) -> Result:
-        """One message: decode, fire what is due by its time, apply it, encode the outputs (decided at `now`).
+        """One message: decode, take it in its place in time, encode the outputs (decided at `now`).
 
-        Messages come in event-time order across a partition's topics (`streams.scheduling` merges them), so a
-        partition's stream time is the latest event or tick time seen. A message that cannot be read becomes a
+        A message that cannot be read, or that claims to come from beyond `now` plus the tolerance, becomes a
         dead letter. The store is only read: the new states are in `Result.writes`, for the caller to store
         after it has sent the outputs, so that a crash can repeat an output but never record a state whose
         outputs were not sent.
         """
         decoded = self.codec.decode(value, headers, coordinates, key)
+        if not isinstance(decoded, DeadLetter):
+            event = ev.from_record(decoded.type_name, decoded.record)
+            if event.occurred_at > now + self.future_tolerance:
+                decoded = DeadLetter("FUTURE_EVENT", f"occurred_at {event.occurred_at.isoformat()} is later than the "
+                                     f"worker's clock {now.isoformat()} plus {self.future_tolerance}; a clock this "
+                                     "far ahead would move deadlines", coordinates, key, value,
+                                     dict(_pairs(headers)), f"{decoded.type_name} v{decoded.version}")
         if isinstance(decoded, DeadLetter):
             record = decoded.to_record(self.source, now)
             return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
-        event = ev.from_record(decoded.type_name, decoded.record)
         result = Result(event_type=decoded.type_name, event=event)
         self._step(store, coordinates.partition, event, result)
         for output, at in zip(result.outputs, result.decided, strict=True):
@@ -171,47 +188,41 @@ class CaseWork:
         return result
 
     def _step(self, store: Store, p: int, event: ev.Event, result: Result) -> None:
-        self._heaps.setdefault(p, [])
-        if p not in self.stream_time or event.occurred_at > self.stream_time[p]:
-            self.stream_time[p] = event.occurred_at
-        self._fire_due(store, p, result)
-        if isinstance(event, ev.BookingEvent):
-            self._apply(store, p, event, result)
-            self._fire_due(store, p, result)  # what the event set that is due already (a release due at once)
+        def lookup(booking_id: str) -> engine.Booking | None:
+            raw = result.writes.get(booking_id.encode()) or store.get(booking_id.encode())
+            return load(raw) if raw is not None else None
 
-    def _case(self, store: Store, booking_id: str, result: Result) -> tuple[cases.Case, tuple[Deadline, ...]]:
-        key = booking_id.encode()
-        raw = result.writes.get(key) or store.get(key)
-        return load(raw) if raw is not None else (cases.new_case(booking_id, self.state), ())
+        work = self._engine(p)
+        changes = work.tick(event.occurred_at, lookup) if isinstance(event, ev.ClockTicked) else work.take(event,
+                                                                                                           lookup)
+        for change in changes:
+            self._save(result, p, change)
 
-    def _save(self, result: Result, p: int, step: cases.Transition, pending: tuple[Deadline, ...]) -> None:
-        self._standing.setdefault(p, {})[step.case.booking_id] = Standing.of(step.case)
-        result.counties[step.case.booking_id] = step.case.facts.county or "unknown"
-        for deadline in step.deadlines:
-            heapq.heappush(self._heaps[p], (deadline.due_at, next(self._seq), deadline))
-        result.writes[step.case.booking_id.encode()] = dump(step.case, pending + step.deadlines)
+    def _save(self, result: Result, p: int, change: engine.Change) -> None:
+        case = change.booking.case
+        self._standing.setdefault(p, {})[case.booking_id] = Standing.of(case)
+        result.counties[case.booking_id] = case.facts.county or "unknown"
+        if change.late is not None:
+            result.redecided.append(case.booking_id)
+        elif change.booking.departed and _departs(result.event, change.booking):
+            left, deadline = change.booking.departed
+            result.left_late[case.booking_id] = left > deadline + timedelta(minutes=self.book.overdue_grace_minutes)
+        for stamped in change.outputs:
+            result.outputs.append(stamped.output)
+            result.decided.append(stamped.at)
+            if stamped.fired:
+                result.fired.append(stamped.output)
+        result.writes[case.booking_id.encode()] = dump(change.booking)
 
-    def _apply(self, store: Store, p: int, event: ev.BookingEvent, result: Result) -> None:
-        case, pending = self._case(store, event.booking_id, result)
-        step = cases.apply(self.book, case, event)
-        if step.case is case:
-            return  # a duplicate: nothing changed, nothing to store
-        if case.left_custody is None and step.case.left_custody is not None and case.release_deadline is not None:
-            grace = timedelta(minutes=self.book.overdue_grace_minutes)
-            result.left_late[case.booking_id] = event.occurred_at > case.release_deadline + grace
-        result.outputs.extend(step.outputs)
-        result.decided.extend(event.occurred_at for _ in step.outputs)
-        self._save(result, p, step, pending)
 
-    def _fire_due(self, store: Store, p: int, result: Result) -> None:
-        heap, now = self._heaps[p], self.stream_time[p]
-        while heap and heap[0][0] <= now:
-            _, _, deadline = heapq.heappop(heap)
-            case, pending = self._case(store, deadline.booking_id, result)
-            if deadline not in pending:
-                continue  # already fired before a restart replayed it into the heap
-            step = cases.fire(self.book, case, deadline)
-            result.outputs.extend(step.outputs)
-            result.decided.extend(deadline.due_at for _ in step.outputs)
-            result.fired.extend(step.outputs)
-            self._save(result, p, step, tuple(d for d in pending if d != deadline))
+def _departs(event: ev.Event | None, booking: engine.Booking) -> bool:
+    """True when the event is the one by which the booking left custody."""
+    case = booking.case
+    return (isinstance(event, ev.Released | ev.Transferred) and case.left_custody is not None
+            and case.left_custody[1] == event.event_id)
+
+
+def _pairs(headers: Headers) -> Iterable[tuple[str, bytes]]:
+    if headers is None:
+        return ()
+    return headers.items() if isinstance(headers, dict) else headers

@@ -1,19 +1,14 @@
-"""Running the pure core over a stream of events by stream time, with no broker.
+"""Running the pure core over a stream of events with no broker: `decide`, the scenario tests and replay.
 
-`detainer-tracker decide`, the scenario tests and replay all go through `Processor`.
-
-Stream time advances with each event's `occurred_at` (and with clock ticks). Before an event is applied, every
-deadline due at or before its time fires, in due order (a release due at 10:00 is ordered before the 10:00
-release itself is recorded), and after it every deadline the event set that is due already, so no deadline at or
-before stream time is left pending after a step; at the end, deadlines up to `until` fire. Outputs made by an
-event are stamped `decided_at` = its `occurred_at`, outputs made by a deadline its `due_at`, so the same input
-always gives byte-identical output.
+`Processor` is the engine (`streams.engine`) over one set of bookings kept in a dict, plus the CLETS gate and
+its agency registry. Events are taken in the engine's order (`engine.order`: by instant, then by legal meaning,
+then by id), so the input's line order never changes an outcome. Outputs made by an event are stamped
+`decided_at` = its `occurred_at`, outputs made by a deadline its `due_at`, so the same input always gives
+byte-identical output; at the end, deadlines up to `until` fire.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,10 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from streams import cases, clets
+from streams import cases, clets, engine
 from streams import events as ev
 from streams.codec import Codec
-from streams.decisions import Deadline
 from streams.law import regimes, rulebook
 from streams.law.rulebook import RuleBook
 from streams.produce import BadLine, read_jsonl
@@ -41,30 +35,37 @@ class Emitted:
 
 
 class Processor:
-    """Cases, deadlines and the agency registry, driven by events in stream-time order."""
+    """Bookings, their time and the agency registry, driven by events."""
 
     def __init__(self, book: RuleBook, clets_rows: tuple[clets.Row, ...], state: str = "CA",
                  county: str | None = None) -> None:
         """Start empty, in a default jurisdiction for bookings whose booking record is not seen."""
         self.book, self.rows, self.state, self.county = book, clets_rows, state, county
-        self.cases: dict[str, cases.Case] = {}
+        self.bookings: dict[str, engine.Booking] = {}
         self.agencies: dict[str, ev.AgencyAgreementRecorded] = {}
-        self._deadlines: list[tuple[datetime, int, Deadline]] = []
-        self._seq = itertools.count()
-        self.stream_time: datetime | None = None
+        self.engine = engine.Engine(book, state, county)
+
+    @property
+    def cases(self) -> dict[str, cases.Case]:
+        """Every booking's case."""
+        return {b: booking.case for b, booking in self.bookings.items()}
+
+    @property
+    def stream_time(self) -> datetime | None:
+        """How far time has advanced."""
+        return self.engine.time
 
     def case(self, booking_id: str) -> cases.Case:
         """The case of a booking (a new one in the default jurisdiction when unseen)."""
-        return self.cases.get(booking_id) or cases.new_case(booking_id, self.state, self.county)
+        booking = self.bookings.get(booking_id)
+        return booking.case if booking else cases.new_case(booking_id, self.state, self.county)
 
     def process(self, event: ev.Event) -> list[Emitted]:
-        """Fire what is due before the event, then apply it."""
-        out = self.advance(event.occurred_at)
-        if isinstance(event, ev.BookingEvent):
-            step = cases.apply(self.book, self.case(event.booking_id), event)
-            out += self._commit(step, event.occurred_at)
-            out += self.advance(event.occurred_at)  # what the event set that is due already
-        elif isinstance(event, ev.AgencyAgreementRecorded):
+        """Fire what is due before the event, then take it."""
+        if isinstance(event, ev.ClockTicked):
+            return self.advance(event.occurred_at)
+        out = self._keep(self.engine.take(event, self.bookings.get))
+        if isinstance(event, ev.AgencyAgreementRecorded):
             self.agencies[event.agency_id] = event
         elif isinstance(event, ev.CletsQueryMade):
             ruling = clets.decide(self.rows, event, self.agencies.get(event.agency_id))
@@ -73,32 +74,27 @@ class Processor:
         return out
 
     def advance(self, until: datetime) -> list[Emitted]:
-        """Move stream time to `until`, firing every deadline due at or before it, in due order."""
-        out: list[Emitted] = []
-        while self._deadlines and self._deadlines[0][0] <= until:
-            _, _, deadline = heapq.heappop(self._deadlines)
-            step = cases.fire(self.book, self.case(deadline.booking_id), deadline)
-            out += self._commit(step, deadline.due_at)
-        if self.stream_time is None or until > self.stream_time:
-            self.stream_time = until
-        return out
+        """Complete time up to `until`: every deadline due at or before it fires, in order."""
+        return self._keep(self.engine.tick(until, self.bookings.get))
 
-    def _commit(self, step: cases.Transition, decided_at: datetime) -> list[Emitted]:
-        self.cases[step.case.booking_id] = step.case
-        for deadline in step.deadlines:
-            heapq.heappush(self._deadlines, (deadline.due_at, next(self._seq), deadline))
-        zone = self.book.jurisdiction(step.case.facts.state).zone
-        return [Emitted(o.type_name, o.to_record(decided_at), zone) for o in step.outputs]
+    def _keep(self, changes: list[engine.Change]) -> list[Emitted]:
+        out: list[Emitted] = []
+        for change in changes:
+            case = change.booking.case
+            self.bookings[case.booking_id] = change.booking
+            zone = self.book.jurisdiction(case.facts.state).zone
+            out += [Emitted(s.output.type_name, s.output.to_record(s.at), zone) for s in change.outputs]
+        return out
 
     @property
     def pending(self) -> int:
-        """Deadlines scheduled and not yet fired (stale ones included)."""
-        return len(self._deadlines)
+        """Bookings waiting for a deadline (stale entries included)."""
+        return self.engine.queued()
 
 
 def order_by_event_time(events: Iterable[ev.Event]) -> list[ev.Event]:
-    """Events in event-time order; events at the same instant keep their input order."""
-    return sorted(events, key=lambda e: e.occurred_at)
+    """Events in the engine's order (by instant, then by meaning, then by id)."""
+    return engine.order(events)
 
 
 def run(processor: Processor, events: Iterable[ev.Event], until: datetime | None = None) -> Iterator[Emitted]:

@@ -20,6 +20,7 @@ COMMAND = "CustodyCommand"
 VIOLATION = "Violation"
 NOTICE = "TruthActNotice"
 STATUS = "StatusFact"
+CORRECTION = "Correction"
 
 #: Everything the status-only feed (dt.federal.status) may carry: who, the citizenship or immigration status,
 #: and the audit fields every output has. 8 U.S.C. 1373 and Gov. Code 7284.6(e) make status shareable; release
@@ -93,8 +94,10 @@ def instant_key(value: Any) -> str:
 
 
 def _output_id(o: Output) -> str:
-    parts = [o.type_name, o.booking_id, o.rule_id, instant_key(o.effective_at), o.discriminator,
-             *(f"{k}={instant_key(v)}" for k, v in o.detail if k != "will_comply"), *sorted(o.evidence)]
+    # Every field but the citation (which the rule id names) and the emission time: two outputs with one id say the
+    # same thing, so a correction that withdraws an id withdraws exactly what was said.
+    parts = [o.type_name, o.booking_id, o.rule_id, instant_key(o.effective_at), o.discriminator, o.regime, o.reason,
+             *(f"{k}={instant_key(v)}" for k, v in o.detail), *sorted(o.evidence)]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -142,6 +145,11 @@ class Emitter:
         """A TRUTH Act notice owed to the person (and their attorney or designee)."""
         return self._make(NOTICE, at, regime, rule_id, reason, evidence,
                           {"kind": kind, "recipients": tuple(recipients), "will_comply": will_comply})
+
+    def correction(self, at: datetime, regime: str, rule_id: str, evidence: tuple[str, ...],
+                   supersedes: tuple[str, ...], reason: str) -> Output:
+        """Outputs sent earlier for the booking that a late event has withdrawn."""
+        return self._make(CORRECTION, at, regime, rule_id, reason, evidence, {"supersedes": tuple(supersedes)})
 
     def status(self, at: datetime, regime: str, person_id: str, status: str, evidence: tuple[str, ...]) -> Output:
         """A status-only fact (8 U.S.C. 1373): citizenship or immigration status, nothing else."""

@@ -41,6 +41,8 @@ class TopicSpec:
 
 
 CASE_INPUTS = ("bookings", "biometrics", "detainers", "court")
+#: the case processor's per-booking outputs, co-partitioned with its inputs
+CASE_OUTPUTS = ("decisions", "custody_commands", "violations", "notices", "federal_status", "corrections")
 
 SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("bookings", "jail.bookings", "booking_id",
@@ -69,6 +71,8 @@ SPECS: tuple[TopicSpec, ...] = (
               "streams.agents.case_processor", "TRUTH Act copies and notices owed to the person"),
     TopicSpec("federal_status", "federal.status", "booking_id", ("StatusFact",),
               "streams.agents.case_processor", "status-only facts that 8 U.S.C. 1373 allows sharing"),
+    TopicSpec("corrections", "corrections", "booking_id", ("Correction",), "streams.agents.case_processor",
+              "outputs withdrawn because a late event changed them (read with every output topic)"),
     TopicSpec("clets_queries", "clets.queries", "query_id", ("CletsQueryMade",),
               "agency systems (streams.produce)", "CLETS queries to be gated", co_partitioned=False),
     TopicSpec("clets_agreements", "clets.agreements", "agency_id", ("AgencyAgreementRecorded",),

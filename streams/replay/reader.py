@@ -26,9 +26,9 @@ from streams import events as ev
 from streams.codec import HEADER_TYPE, Codec, Coordinates, DeadLetter
 from streams.errors import KafkaUnavailable
 from streams.replay.selection import Selection
-from streams.topics import CASE_INPUTS, Topics, partition_of
+from streams.topics import CASE_INPUTS, CASE_OUTPUTS, Topics, partition_of
 
-OUTPUTS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
+OUTPUTS = CASE_OUTPUTS
 BOOKING = "BookingRecorded"
 #: how long a partition may give nothing while short of its end before the replay gives up
 STALL_SECONDS = 60.0

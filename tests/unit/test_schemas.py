@@ -62,8 +62,9 @@ def _named_types(schema):
 
 
 def test_a_named_type_means_the_same_in_every_schema(registry):
+    # in the newest versions, which writers use; an older version may hold fewer symbols of an enum that grew
     seen = {}
-    for s in registry:
+    for s in (registry.latest(t) for t in registry.types):
         for name, definition in _named_types(s).items():
             if name in seen:
                 assert definition == seen[name][1], f"{name} differs between {seen[name][0]} and {s.label}"
@@ -87,7 +88,9 @@ def test_nested_dataclasses_match_their_records(registry):
 def test_every_published_sample_still_decodes(codec):
     samples = json.loads(SAMPLES.read_text())
     assert len(samples["v1"]) == len(codec.registry.types)
-    for type_name, sample in samples["v1"].items():
+    published = [(t, n) for t in codec.registry.types for n in range(1, codec.registry.latest(t).version + 1)]
+    assert sorted(published) == sorted((t, s["version"]) for v in samples if v != "note" for t, s in samples[v].items())
+    for type_name, sample in [(t, s) for v in samples if v != "note" for t, s in samples[v].items()]:
         headers = [("dt-type", type_name.encode()), ("dt-version", str(sample["version"]).encode())]
         result = codec.decode(bytes.fromhex(sample["value_hex"]), headers, Coordinates("x", 0, 0))
         assert isinstance(result, Decoded), f"{type_name}: {result}"

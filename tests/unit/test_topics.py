@@ -17,13 +17,14 @@ def test_architecture_topics_are_all_declared():
     assert names == {
         "dt.jail.bookings", "dt.biometrics.matches", "dt.ice.detainers", "dt.court.events", "dt.clock",
         "dt.decisions", "dt.custody.commands", "dt.compliance.violations", "dt.notices.truth-act",
-        "dt.federal.status", "dt.clets.queries", "dt.clets.agreements", "dt.clets.decisions", "dt.deadletter"}
+        "dt.federal.status", "dt.corrections", "dt.clets.queries", "dt.clets.agreements", "dt.clets.decisions",
+        "dt.deadletter"}
 
 
 def test_case_topics_clock_and_booking_outputs_are_co_partitioned():
     topics = Topics(Settings(partitions=9))
     booking_keyed = [t for t in topics if t.spec.key_field == "booking_id"] + [topics["clock"]]
-    assert len(booking_keyed) == 10
+    assert len(booking_keyed) == 11
     assert {t.partitions for t in booking_keyed} == {9}
     assert all(topics[i].spec.key_field == "booking_id" for i in CASE_INPUTS)
 
