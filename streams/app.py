@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -25,7 +26,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from streams import clets
 from streams.casework import CaseWork, Result
-from streams.codec import HEADER_OUTPUT_ID, Codec, Coordinates, Encoded
+from streams.codec import HEADER_OUTPUT_ID, HEADER_SUPERSEDES, Codec, Coordinates, Encoded
 from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
@@ -155,7 +156,8 @@ def create_app(settings: Settings) -> faust.App:
     """The case-processor app for these settings: topics, the cases table, the agent and the ticker."""
     topics = Topics(settings)
     codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
-    work = CaseWork(rulebook.load(), codec, settings.source)
+    work = CaseWork(rulebook.load(), codec, settings.source, settle=timedelta(seconds=settings.settle),
+                    future_tolerance=timedelta(seconds=settings.future_tolerance))
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
@@ -330,13 +332,14 @@ def create_app(settings: Settings) -> faust.App:
 
 
 class RecentOutputs:
-    """The ids of the outputs already on the recent tail of the output topics, per partition this worker owns.
+    """The outputs standing on the recent tail of the output topics, per partition this worker owns.
 
     Outputs are sent before the input's offset is committed, so a worker that crashed, or a partition that moved,
     replays the inputs after the last commit and makes their outputs again, with the same ids. Before it handles
     a partition's first message, the worker reads the last TAIL messages of each output topic's partition (the
-    ids travel in the `dt-output-id` header) and does not send what is already there: a consumer sees each
-    output once.
+    ids travel in the `dt-output-id` header, what a correction withdraws in `dt-supersedes`) and does not send
+    what is already there: a consumer sees each output once. An id counts as sent as often as it was sent less
+    as often as a correction withdrew it, so an output that a later correction makes follow again is sent again.
     """
 
     TAIL = 20_000
@@ -344,18 +347,18 @@ class RecentOutputs:
     def __init__(self, client_config: dict[str, Any], topics: list[str]) -> None:
         """Bind the kafka-python client settings and the output topics (partitioned like the inputs)."""
         self.client_config, self.topics = client_config, topics
-        self._ids: dict[int, set[bytes]] = {}
+        self._standing: dict[int, Counter[bytes]] = {}
 
     def loaded(self, partition: int) -> bool:
         """True when the partition's tail has been read."""
-        return partition in self._ids
+        return partition in self._standing
 
     def load(self, partition: int) -> int:
         """Read the tail of every output topic's partition; returns how many output ids were found."""
         from kafka import KafkaConsumer
         from kafka import TopicPartition as KafkaTP
 
-        ids: set[bytes] = set()
+        standing: Counter[bytes] = Counter()
         consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
                                  client_id="detainer-tracker-recent-outputs", **self.client_config)
         try:
@@ -367,21 +370,35 @@ class RecentOutputs:
             while [tp for tp in tps if consumer.position(tp) < ends[tp]]:
                 for records in consumer.poll(timeout_ms=500).values():
                     for r in records:
-                        ids.update(v for k, v in (r.headers or ()) if k == HEADER_OUTPUT_ID)
+                        _count_sent(standing, r.headers or ())
         finally:
             consumer.close()
-        self._ids[partition] = ids
-        return len(ids)
+        self._standing[partition] = standing
+        return len(standing)
 
     def already_sent(self, partition: int, message: Encoded) -> bool:
-        """True when this output is on its topic already."""
-        ids = self._ids.get(partition)
-        return bool(ids) and any(k == HEADER_OUTPUT_ID and v in ids for k, v in message.headers)
+        """True when this output stands on its topic already; else it is counted as sent from now on."""
+        standing = self._standing.setdefault(partition, Counter())
+        ids = [v for k, v in message.headers if k == HEADER_OUTPUT_ID]
+        if ids and standing.get(ids[0], 0) > 0:
+            return True
+        _count_sent(standing, message.headers, known_only=True)  # the tail's ids only: memory stays bounded
+        return False
 
     def forget(self, partitions: Any) -> None:
         """Drop what is known of partitions this worker no longer owns."""
         for p in partitions:
-            self._ids.pop(p, None)
+            self._standing.pop(p, None)
+
+
+def _count_sent(standing: Counter[bytes], headers: Any, known_only: bool = False) -> None:
+    for k, v in headers:
+        if k == HEADER_OUTPUT_ID and (v in standing or not known_only):
+            standing[v] += 1
+        elif k == HEADER_SUPERSEDES:
+            for withdrawn in v.split(b","):
+                if withdrawn in standing or not known_only:
+                    standing[withdrawn] -= 1
 
 
 def _credentials(settings: Settings) -> Any:

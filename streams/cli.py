@@ -310,19 +310,22 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
 def _produce_parser(sub: Any) -> None:
     p = sub.add_parser("produce", help="send JSON-lines events (one event a line, with its 'type') to Kafka",
                        description="Send JSON-lines events to their topics. Every bad line is reported with "
-                                   "its number; good lines are sent regardless. Exit 1 when any line was "
-                                   "rejected.")
+                                   "its number; good lines are sent regardless. An event whose occurred_at is "
+                                   "more than DT_FUTURE_TOLERANCE seconds past this machine's clock, or before "
+                                   "DT_EARLIEST_EVENT, is refused: history may be any age, the future may not. "
+                                   "Exit 1 when any line was rejected.")
     p.add_argument("file", help="JSON-lines file, or - for standard input")
     p.set_defaults(handler=_produce)
 
 
 def _produce(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.produce import EventProducer, produce_file
+    from streams.produce import EventProducer, TimeWindow, produce_file
 
     codec = _codec(settings)
     stream = sys.stdin if args.file == "-" else _open(args.file)
+    window = TimeWindow.around(datetime.now(UTC), settings.earliest, timedelta(seconds=settings.future_tolerance))
     with EventProducer(settings.kafka_client_config(), codec) as producer:
-        report = produce_file(stream, producer)
+        report = produce_file(stream, producer, window)
     for bad in report.rejected:
         print(f"{args.file}: {bad}", file=sys.stderr)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(report.by_type.items()))
@@ -350,7 +353,9 @@ def _simulate_parser(sub: Any) -> None:
     p.add_argument("--backfill-days", type=float, default=0.0,
                    help="start this many days before --start and send that history at once (default 0)")
     p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated seconds per wall-clock second (default 1 = real time; 0 = no pacing)")
+                   help="simulated seconds per wall-clock second (default 1 = real time; 0 = no pacing); sent to "
+                        "Kafka, no event goes out before its time, so a simulation that reaches the present "
+                        "goes on in real time")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every booking rate (default 1)")
     p.add_argument("--county", action="append", default=[], help="only this county (repeatable)")
     p.add_argument("--detainers-per-day", type=float, help="statewide detainers per day (default 46.1)")
@@ -390,7 +395,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     with EventProducer(settings.kafka_client_config(), _codec(settings),
                        client_id="detainer-tracker-simulator") as p:
-        simulate.run(sim, p.send, speed, live_from, report)
+        simulate.run(sim, p.send, speed, live_from, report, wall_clock=lambda: datetime.now(UTC))
     return 0
 
 

@@ -26,6 +26,8 @@ from streams.topics import Topics
 HEADER_TYPE = "dt-type"
 HEADER_VERSION = "dt-version"
 HEADER_OUTPUT_ID = "dt-output-id"
+#: on a correction: the output ids it withdraws, comma-separated, so a restarted worker reads them unparsed
+HEADER_SUPERSEDES = "dt-supersedes"
 
 Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None
 
@@ -148,6 +150,8 @@ class Codec:
         headers = [(HEADER_TYPE, type_name.encode()), (HEADER_VERSION, str(schema.version).encode())]
         if record.get("output_id"):  # outputs: consumers (and a restarted worker) tell repeats apart unread
             headers.append((HEADER_OUTPUT_ID, str(record["output_id"]).encode()))
+        if record.get("supersedes"):
+            headers.append((HEADER_SUPERSEDES, ",".join(record["supersedes"]).encode()))
         stamp = at or record.get("occurred_at")
         return Encoded(topic.name, key, buf.getvalue(), headers,
                        int(stamp.timestamp() * 1000) if isinstance(stamp, datetime) else None)

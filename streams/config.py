@@ -10,6 +10,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,14 @@ ENVIRONMENT: dict[str, Setting] = {
     "sasl_mechanism": Setting("DT_SASL_MECHANISM", "SCRAM-SHA-256 (default) or SCRAM-SHA-512"),
     "sasl_username": Setting("DT_SASL_USERNAME", "the Kafka principal this process authenticates as"),
     "sasl_password": Setting("DT_SASL_PASSWORD", "its password (never printed)"),
+    "future_tolerance": Setting("DT_FUTURE_TOLERANCE", "seconds an event's occurred_at may lie past the wall clock "
+                                                       "(default 300); later ones are refused by produce, the "
+                                                       "broker and the worker"),
+    "earliest_event": Setting("DT_EARLIEST_EVENT", "the earliest occurred_at produce accepts, a date "
+                                                   "(default 2000-01-01)"),
+    "settle": Setting("DT_SETTLE", "seconds a booking whose events arrive this far behind its partition's time "
+                                   "decides on its own time before the partition's time may fire its deadlines "
+                                   "(default 300)"),
     "source": Setting("DT_SOURCE", "name this process writes into the `source` of events it makes "
                                    "(default detainer-tracker@HOST)"),
 }
@@ -84,6 +93,9 @@ class Settings:
     sasl_mechanism: str = "SCRAM-SHA-256"
     sasl_username: str = ""
     sasl_password: str = field(default="", repr=False)
+    future_tolerance: float = 300.0
+    earliest_event: str = "2000-01-01"
+    settle: float = 300.0
     source: str = f"detainer-tracker@{socket.gethostname()}"
 
     def __post_init__(self) -> None:
@@ -120,6 +132,16 @@ class Settings:
         if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
             raise ConfigError(f"{self.security_protocol} needs a user name and a password "
                               "(DT_SASL_USERNAME, DT_SASL_PASSWORD)")
+        if not 0 <= self.future_tolerance <= 86_400:
+            raise ConfigError(f"future_tolerance must be in [0, 86400] seconds, got {self.future_tolerance} "
+                              "(DT_FUTURE_TOLERANCE)")
+        if not 0 <= self.settle <= 86_400:
+            raise ConfigError(f"settle must be in [0, 86400] seconds, got {self.settle} (DT_SETTLE)")
+        try:
+            date.fromisoformat(self.earliest_event)
+        except (TypeError, ValueError):
+            raise ConfigError(f"earliest_event must be a date YYYY-MM-DD, got {self.earliest_event!r} "
+                              "(DT_EARLIEST_EVENT)") from None
         if not Path(self.schemas_dir).is_dir():
             raise ConfigError(f"schemas_dir {self.schemas_dir} is not a folder (DT_SCHEMAS_DIR)")
 
@@ -127,6 +149,11 @@ class Settings:
     def app_id(self) -> str:
         """The case processor's Faust app id, also its consumer group and the prefix of its changelogs."""
         return f"{self.topic_prefix}case-processor"
+
+    @property
+    def earliest(self) -> datetime:
+        """The earliest instant an event may carry (midnight UTC of `earliest_event`)."""
+        return datetime.combine(date.fromisoformat(self.earliest_event), time(), UTC)
 
     @property
     def secured(self) -> bool:

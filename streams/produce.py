@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from kafka import KafkaProducer
@@ -42,13 +43,44 @@ class BadLine:
         return f"line {self.number}: {self.reason}"
 
 
-def read_jsonl(lines: Iterable[str], codec: Codec) -> Iterator[Line | BadLine]:
+@dataclass(frozen=True)
+class TimeWindow:
+    """The instants an event may carry: history may be any age from `earliest`, nothing later than `latest`."""
+
+    earliest: datetime
+    latest: datetime
+    tolerance: timedelta
+
+    @classmethod
+    def around(cls, now: datetime, earliest: datetime, tolerance: timedelta) -> TimeWindow:
+        """From `earliest` to `now` plus the tolerance."""
+        return cls(earliest, now + tolerance, tolerance)
+
+    def check(self, record: Mapping[str, Any]) -> None:
+        """Raise EventValidationError when the record's occurred_at lies outside the window."""
+        at = record.get("occurred_at")
+        if not isinstance(at, datetime):
+            return
+        if at < self.earliest:
+            raise EventValidationError(f"occurred_at {at.isoformat()} is before {self.earliest.date().isoformat()}, "
+                                       "the earliest date accepted (DT_EARLIEST_EVENT)")
+        if at > self.latest:
+            minutes = self.tolerance.total_seconds() / 60
+            raise EventValidationError(f"occurred_at {at.isoformat()} is in the future: more than {minutes:g} "
+                                       "minutes past this machine's clock (DT_FUTURE_TOLERANCE); a wrong clock "
+                                       "would move deadlines")
+
+
+def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = None) -> Iterator[Line | BadLine]:
     """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line."""
     for number, text in enumerate(lines, start=1):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
-            yield parse_line(number, text, codec)
+            line = parse_line(number, text, codec)
+            if window is not None:
+                window.check(line.record)
+            yield line
         except EventValidationError as exc:
             yield BadLine(number, str(exc))
 
@@ -124,11 +156,11 @@ class EventProducer:
         """Close on exit."""
         self.close()
 
-    def produce_lines(self, lines: Iterable[str]) -> ProduceReport:
+    def produce_lines(self, lines: Iterable[str], window: TimeWindow | None = None) -> ProduceReport:
         """Send every valid line, report every invalid one (and any the broker refused) with its number."""
         report = ProduceReport()
         pending: list[tuple[Line, Any]] = []
-        for item in read_jsonl(lines, self.codec):
+        for item in read_jsonl(lines, self.codec, window):
             if isinstance(item, BadLine):
                 report.rejected.append(item)
                 continue
@@ -146,9 +178,9 @@ class EventProducer:
         return report
 
 
-def produce_file(stream: TextIO, producer: EventProducer) -> ProduceReport:
-    """Produce every line of an open JSON-lines file."""
+def produce_file(stream: TextIO, producer: EventProducer, window: TimeWindow | None = None) -> ProduceReport:
+    """Produce every line of an open JSON-lines file whose instants lie in the window."""
     try:
-        return producer.produce_lines(stream)
+        return producer.produce_lines(stream, window)
     except UnicodeDecodeError as exc:
         raise DetainerTrackerError(f"the file is not UTF-8 text: {exc}") from exc

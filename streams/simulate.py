@@ -321,11 +321,13 @@ class SimStats:
 
 
 def run(sim: Simulator, send: Any, speed: float | None = None, live_from: datetime | None = None,
-        progress: Any = None, progress_every: float = 2.0) -> SimStats:
+        progress: Any = None, progress_every: float = 2.0, wall_clock: Any = None) -> SimStats:
     """Feed every simulated event to `send(type_name, record)`.
 
     Events before `live_from` go out as fast as they can (a backlog); from `live_from` on, one wall-clock
-    second covers `speed` simulated seconds (`speed` None: no pacing at all). `progress(stats, elapsed)` is
+    second covers `speed` simulated seconds (`speed` None: no pacing at all). With `wall_clock` (a function
+    returning the present), no event goes out before the present reaches it: a simulation that catches up with
+    the present goes on in real time, since events from the future are refused. `progress(stats, elapsed)` is
     called about every `progress_every` seconds and once at the end.
     """
     stats = SimStats()
@@ -338,6 +340,8 @@ def run(sim: Simulator, send: Any, speed: float | None = None, live_from: dateti
             wait = anchor[1] + (at - anchor[0]).total_seconds() / speed - time.monotonic()
             if wait > 0.005:
                 time.sleep(wait)
+        if wall_clock is not None and (ahead := (at - wall_clock()).total_seconds()) > 0:
+            time.sleep(ahead)
         send(type_name, record)
         stats.count(at, type_name)
         now = time.monotonic()

@@ -16,8 +16,7 @@ from streams.config import Settings
 from streams.errors import ConfigError
 
 FOREVER = -1
-#: Record timestamps are event times, which may lie years back (history loaded late) or ahead of the wall clock
-#: (a simulation run faster than real time): the broker must take any (Kafka 4 refuses those over an hour ahead).
+#: Record timestamps are event times, which may lie years back (history loaded late): the broker must take any age.
 ANY_TIMESTAMP_MS = str(2**63 - 1)
 #: Ticks are kept by size, not by age: their timestamps are event times, which a test or a replay may set years
 #: back, and an age limit would delete them before they are read. 256 MiB a partition is about three weeks of ticks.
@@ -43,6 +42,9 @@ class TopicSpec:
 CASE_INPUTS = ("bookings", "biometrics", "detainers", "court")
 #: the case processor's per-booking outputs, co-partitioned with its inputs
 CASE_OUTPUTS = ("decisions", "custody_commands", "violations", "notices", "federal_status", "corrections")
+#: The topics others write: the broker refuses a record stamped further ahead of its clock than the tolerance, so a
+#: client with a wrong clock (kcat, a jail system's own producer) cannot move anyone's deadlines either.
+GUARDED = (*CASE_INPUTS, "clock", "clets_queries", "clets_agreements")
 
 SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("bookings", "jail.bookings", "booking_id",
@@ -92,14 +94,17 @@ class Topic:
     spec: TopicSpec
     name: str
     partitions: int
+    #: how far ahead of the broker's clock a record may be stamped, in ms (GUARDED topics)
+    future_ms: int | None = None
 
     @property
     def configs(self) -> dict[str, str]:
         """Topic-level configs the admin API sets at creation."""
+        after = ANY_TIMESTAMP_MS if self.future_ms is None else str(self.future_ms)
         return {"retention.ms": str(self.spec.retention_ms), "retention.bytes": str(self.spec.retention_bytes),
                 "cleanup.policy": self.spec.cleanup_policy,
                 "message.timestamp.type": "CreateTime", "message.timestamp.before.max.ms": ANY_TIMESTAMP_MS,
-                "message.timestamp.after.max.ms": ANY_TIMESTAMP_MS}
+                "message.timestamp.after.max.ms": after}
 
 
 class Topics:
@@ -113,7 +118,8 @@ class Topics:
         self._by_name: dict[str, Topic] = {}
         for spec in SPECS:
             partitions = settings.partitions if spec.co_partitioned else _fixed_partitions(spec, settings)
-            topic = Topic(spec, settings.topic_prefix + spec.suffix, partitions)
+            future_ms = int(settings.future_tolerance * 1000) if spec.id in GUARDED else None
+            topic = Topic(spec, settings.topic_prefix + spec.suffix, partitions, future_ms)
             self._by_id[spec.id] = topic
             self._by_name[topic.name] = topic
             for event_type in spec.event_types:

@@ -67,8 +67,11 @@ fi
 
 speed=${DT_SIM_SPEED:-300}
 backfill=${DT_SIM_BACKFILL_DAYS:-1}
-echo "simulating California jail traffic: ${backfill} day(s) of history at once, then ${speed}x real time"
-as jail $dt simulate --backfill-days "$backfill" --speed "$speed" --seed "${DT_SIM_SEED:-1}" --quiet &
+catchup=${DT_SIM_CATCHUP_HOURS:-12}
+echo "simulating California jail traffic: ${backfill} day(s) of history at once, the last ${catchup} hour(s) at" \
+  "${speed}x real time, then real time (no event is sent before its time)"
+as jail $dt simulate --start "now-${catchup}h" --backfill-days "$backfill" --speed "$speed" \
+  --seed "${DT_SIM_SEED:-1}" --quiet &
 children+=($!)
 echo "live summary every 5 s (Ctrl-C stops everything this command started):"
 as auditor $dt watch --every 5 &

@@ -1,6 +1,6 @@
 """What a replay makes of what it read, with no broker: timelines, re-decision, differences and audit counts.
 
-Re-decision runs the same core as `decide` and the live worker (`streams.decide.Processor`), one partition at a
+Re-decision runs the same engine as `decide` and the live worker (`streams.decide.Processor`), one partition at a
 time up to the stream time the live workers had reached on it, so the same deadlines fire. Outputs are compared
 field for field except `decided_at` (the wall-clock moment of emission, which no replay can reproduce).
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from streams import events as ev
 from streams.decide import Processor, order_by_event_time
-from streams.decisions import COMMAND, DECISION, NOTICE, STATUS, VIOLATION
+from streams.decisions import COMMAND, CORRECTION, DECISION, NOTICE, STATUS, VIOLATION
 from streams.law.rulebook import RuleBook
 from streams.replay.reader import Capture, Recorded
 from streams.topics import partition_of
@@ -147,6 +147,8 @@ def describe(type_name: str, record: dict[str, Any], zone: tzinfo = UTC) -> str:
         return str(get("kind"))
     if type_name == STATUS:
         return str(get("status"))
+    if type_name == CORRECTION:
+        return f"withdraws {len(get('supersedes') or ())} output(s): {', '.join(get('supersedes') or ())}"
     details = [f"{k}={shown(get(k))}" for k in ("county", "facility", "form", "authority", "result", "kind",
                                                  "reason", "status") if get(k) not in (None, "", "NONE")]
     return " ".join([type_name, *details])
@@ -180,21 +182,37 @@ def _run(processor: Processor, events: Iterable[ev.Event], until: datetime | Non
                                                             record))
 
     for event in events:
-        booking_id = getattr(event, "booking_id", "")
-        keep(processor.advance(event.occurred_at))
-        before = processor.case(booking_id)
         keep(processor.process(event))
-        after = processor.cases.get(booking_id)
-        if (after is not None and before.left_custody is None and after.left_custody is not None
-                and before.release_deadline is not None):
-            out.departures[booking_id] = (event.occurred_at, before.release_deadline)
     if until is not None:
         keep(processor.advance(until))
+    for booking_id, booking in processor.bookings.items():
+        if booking.departed is not None:
+            out.departures[booking_id] = booking.departed
 
 
 def recorded_outputs(capture: Capture, booking_ids: Iterable[str]) -> list[Output]:
-    """The outputs read back from the topics, for the given bookings."""
-    return [Output(r.at, b, r.type_name, r.record) for b in booking_ids for r in capture.outputs.get(b, ())]
+    """The outputs read back from the topics for the given bookings, net of corrections."""
+    return [Output(r.at, b, r.type_name, r.record) for b in booking_ids for r in net(capture.outputs.get(b, ()))]
+
+
+def net(records: Iterable[Recorded]) -> list[Recorded]:
+    """Outputs that stand: each id as often as it was sent less as often as a correction withdrew it.
+
+    A correction withdraws outputs sent before it; an output sent again after a correction stands again, so the
+    count settles it whatever order the topics are read in. Corrections themselves are not outputs that stand.
+    """
+    records = list(records)
+    withdrawn = Counter(i for r in records if r.type_name == CORRECTION for i in r.record["supersedes"])
+    kept: list[Recorded] = []
+    for r in reversed(records):
+        if r.type_name == CORRECTION:
+            continue
+        output_id = r.record.get("output_id")
+        if withdrawn[output_id] > 0:
+            withdrawn[output_id] -= 1
+            continue
+        kept.append(r)
+    return kept[::-1]
 
 
 def compare(recorded: Iterable[Output], redecided: Iterable[Output], in_window: Any) -> list[Difference]:
@@ -261,7 +279,9 @@ def summary(capture: Capture, redecision: Redecision, grace_minutes: int) -> lis
     rows.append(Row("bookings", "selected", len(ids)))
     rows.append(Row("bookings", "history before the read (not re-decided)", len(redecision.incomplete)))
     inputs = [r for b in ids for r in capture.inputs.get(b, ()) if window.in_window(r.at)]
-    outputs = [r for b in ids for r in capture.outputs.get(b, ()) if window.in_window(r.at)]
+    outputs = [r for b in ids for r in net(capture.outputs.get(b, ())) if window.in_window(r.at)]
+    corrections = [r for b in ids for r in capture.outputs.get(b, ()) if r.type_name == CORRECTION
+                   and window.in_window(r.at)]
     rows += _count("bookings", (r.record.get("county", "") for r in inputs if r.type_name == "BookingRecorded"),
                    "booked in county ")
     rows += _count("detainers by form", (r.record["form"] for r in inputs if r.type_name == "DetainerLodged"))
@@ -274,6 +294,9 @@ def summary(capture: Capture, redecision: Redecision, grace_minutes: int) -> lis
     rows += _count("directives", (r.record["directive"] for r in outputs if r.type_name == COMMAND))
     rows += _count("violations", (r.record["kind"] for r in outputs if r.type_name == VIOLATION))
     rows += _count("notices", (r.record["kind"] for r in outputs if r.type_name == NOTICE))
+    rows.append(Row("corrections", "outputs withdrawn by a late event", sum(len(r.record["supersedes"])
+                                                                          for r in corrections),
+                    f"in {len(corrections)} correction(s); the counts above are net of them"))
     rows += _releases(redecision, window.in_window, grace_minutes)
     return rows
 
