@@ -121,8 +121,10 @@ class Booking:
         return self.events[-1].occurred_at if self.events else None
 
     def may_fire(self, deadline: Deadline, bound: Position, own: bool) -> bool:
-        """True when the deadline is at or before `bound` and, unless `bound` is the booking's own time (one of its
-        events), the booking's own time lets it fire."""
+        """True when the deadline is at or before `bound` and the booking's own time lets it fire.
+
+        `own` says `bound` is one of the booking's own events, which always moves its own time.
+        """
         if deadline_key(deadline) > bound:
             return False
         if own or self.settle_at is None or self.latest is None or deadline.due_at <= self.latest:

@@ -2,10 +2,12 @@
 
 Kafka orders records within a topic-partition only. Faust's default hands fetched records over round-robin by
 topic, so a worker catching up on a backlog may apply a booking's court event before the earlier booking event
-on another topic, or let a tick fire a deadline before an input that precedes it. Record timestamps are event
-times (`occurred_at`; a tick's wall-clock time), so this scheduler merges them, as Kafka Streams does for the
-partitions of a task: the records of partition p of the case topics and the clock are buffered, and the one with
-the smallest timestamp is handed over, but only while every case topic of p either has a record buffered or has
+on another topic, or let a tick fire a deadline before an input that precedes it. The engine corrects what
+arrives out of order, but a correction is a directive withdrawn, so this scheduler hands records over in the
+engine's order as far as it can see it, as Kafka Streams merges the partitions of a task: the records of
+partition p of the case topics and the clock are buffered, and the one that comes first is handed over (by
+`occurred_at`, read from the Avro bytes whatever the record's timestamp; then by the engine's order of events
+at one instant, from the `dt-type` header), but only while every case topic of p either has a record buffered or has
 nothing more to fetch (its consumer position has reached its high watermark). Each topic-partition keeps its own
 order. A record that has waited MAX_HOLD seconds goes through regardless: a topic that stops being fetched must
 not stop every release. Buffered records are not yet handed to the agent, so they are not acknowledged and a
@@ -23,6 +25,9 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
+
+from streams.codec import HEADER_TYPE, peek_occurred_at
+from streams.engine import PHASE
 
 #: the longest a record waits for the other topics of its partition
 MAX_HOLD = 30.0
@@ -69,11 +74,10 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
     def _drain(self, partition: int, now: float) -> Iterator[tuple[Any, Any]]:
         tps = [TP(t, partition) for t in (*self.case_topics, self.clock_topic)]
         while True:
-            # at equal timestamps the topics' declared order decides (bookings, biometrics, detainers, court, clock)
             heads = [(self._buffers[tp][0], i, tp) for i, tp in enumerate(tps) if self._buffers.get(tp)]
             if not heads:
                 return
-            (record, _), _, tp = min(heads, key=lambda h: (_stamp(h[0][0]), h[1]))
+            (record, _), _, tp = min(heads, key=lambda h: (*_place(h[0][0]), h[1]))
             oldest = min(since for (_, since), _, _ in heads)
             if now - oldest < MAX_HOLD and any(self._unfetched(t) for t in tps[:-1] if not self._buffers.get(t)):
                 return  # a case topic of this partition has records not fetched yet: wait for them
@@ -92,8 +96,12 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
         return state.position < state.highwater
 
 
-def _stamp(record: Any) -> int:
-    return record.timestamp if record.timestamp is not None else 0
+def _place(record: Any) -> tuple[int, int]:
+    """Where a record comes in the engine's order: its event time, then its type's place at one instant."""
+    headers = dict(record.headers or ())
+    phase = PHASE.get(headers.get(HEADER_TYPE, b"").decode("utf-8", "replace"), -1)
+    at = peek_occurred_at(record.value)
+    return (at if at is not None else 0), phase  # an unreadable record goes first, to the dead letters
 
 
 class BriefFetchWaitThread(AIOKafkaConsumerThread):

@@ -7,7 +7,27 @@ from typing import Any
 
 from streams.scheduling import EventTimeScheduler
 
-Record = namedtuple("Record", "offset timestamp key value headers", defaults=(None, None, ()))
+_Record = namedtuple("_Record", "offset timestamp key value headers")
+
+
+def Record(offset: int, timestamp: int | None = None, key: bytes | None = None, value: bytes | None = None,  # noqa: N802
+           headers: Any = (), occurred_ms: int | None = None) -> Any:
+    """A fetched record; its value begins as an event's Avro bytes do, with occurred_at (default: the timestamp)."""
+    at = timestamp if occurred_ms is None else occurred_ms
+    if value is None and at is not None:
+        value = b"\x02e" + _zigzag(at)
+    return _Record(offset, timestamp, key, value, headers)
+
+
+def _zigzag(n: int) -> bytes:
+    z, out = (n << 1) ^ (n >> 63), bytearray()
+    while True:
+        byte, z = z & 0x7F, z >> 7
+        if z:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
 
 
 class State:

@@ -1,8 +1,9 @@
 import json
+from datetime import UTC, datetime
 
 import pytest
 
-from streams.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, DeadLetter, Decoded
+from streams.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, DeadLetter, Decoded, peek_occurred_at
 from streams.config import Settings
 from streams.errors import EventValidationError
 from streams.schemas import SchemaRegistry, from_json, to_json
@@ -146,3 +147,29 @@ def test_a_dead_letter_encodes_as_a_dead_letter_record(codec):
     assert back.record["source_offset"] == 1234 and back.record["source_partition"] == 4
     assert back.record["value"] == b"\xff\xff\xff" and back.record["reason_code"] == "MALFORMED"
     assert back.record["event_id"] == "deadletter:dt.jail.bookings:4:1234"
+
+
+def test_every_input_schema_begins_with_its_id_and_its_instant(codec):
+    # the consumer's scheduler reads occurred_at from these two leading fields without decoding the rest
+    for type_name in codec.registry.types:
+        for version in range(1, codec.registry.latest(type_name).version + 1):
+            fields = codec.registry.get(type_name, version).raw["fields"]
+            if fields[0]["name"] == "output_id":
+                continue  # an output
+            assert [f["name"] for f in fields[:2]] == ["event_id", "occurred_at"], (type_name, version)
+            assert fields[1]["type"] == {"type": "long", "logicalType": "timestamp-millis"}, (type_name, version)
+
+
+@pytest.mark.parametrize("type_name", [t for t in Topics(Settings()).event_types
+                                       if t not in ("Decision", "CustodyCommand", "Violation", "TruthActNotice",
+                                                    "StatusFact", "Correction", "CletsDecision")])
+def test_the_instant_is_read_from_the_bytes_whatever_the_record_timestamp(codec, type_name):
+    record = example_record(codec.registry.latest(type_name), key="K-1")
+    record["occurred_at"] = datetime(1999, 12, 31, 23, 59, 59, 123000, tzinfo=UTC)
+    message = codec.encode(type_name, record)
+    assert peek_occurred_at(message.value) == int(record["occurred_at"].timestamp() * 1000)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x80", b"\x0a\x01", b"\xff" * 12, b"\x02a"])
+def test_garbage_has_no_instant(garbage):
+    assert peek_occurred_at(garbage) is None

@@ -25,6 +25,21 @@ def test_a_partitions_topics_are_merged_by_timestamp_and_each_keeps_its_order():
                    ("clock", 0)]
 
 
+def test_the_order_is_the_events_own_time_whatever_the_record_timestamp():
+    scheduler = _scheduler()
+    batch = {TP("court", 0): [Record(0, timestamp=1, occurred_ms=50)],  # a producer that stamped nothing useful
+             TP("bookings", 0): [Record(0, timestamp=9_999, occurred_ms=10)]}
+    assert _names(scheduler.iterate(batch)) == [("bookings", 0), ("court", 0)]
+
+
+def test_at_one_instant_the_engines_order_of_meaning_decides_not_the_topics():
+    scheduler = _scheduler()
+    due = [("dt-type", b"ReleaseBecameDue"), ("dt-version", b"1")]
+    arrived = [("dt-type", b"IceArrived"), ("dt-version", b"1")]
+    batch = {TP("bookings", 0): [Record(0, 40, headers=due)], TP("court", 0): [Record(0, 40, headers=arrived)]}
+    assert _names(scheduler.iterate(batch)) == [("court", 0), ("bookings", 0)]
+
+
 def test_records_wait_while_a_case_topic_of_their_partition_has_records_not_fetched_yet():
     states = {TP("court", 0): State(position=0, highwater=2)}
     scheduler = _scheduler(states)
