@@ -1,4 +1,5 @@
-"""Every legal scenario, run through `decide` (the path auditors, replay and the tests share)."""
+"""Every legal scenario, run through `decide` (the path auditors, replay and the tests share) and through the live
+worker's step (`CaseWork`, fed the encoded messages one at a time, a clock tick at the scenario's end)."""
 
 import io
 import json
@@ -7,7 +8,10 @@ from collections import Counter
 import pytest
 
 from streams.decide import decide_file
+from streams.produce import parse_line
+from streams.schemas import to_json
 from tests.scenarios.loader import Scenario, load_all, row_of_output
+from tests.support.step import Step
 
 SCENARIOS = load_all()
 
@@ -19,13 +23,27 @@ def run_decide(scenario: Scenario, codec) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
+def run_worker_step(scenario: Scenario, codec) -> list[dict]:
+    step = Step(codec)
+    lines = [parse_line(i, text, codec) for i, text in enumerate(scenario.jsonl().splitlines(), 1)]
+    for line in sorted(lines, key=lambda line: line.record["occurred_at"]):  # as a jail sends them, in time
+        step.send(line.type_name, line.record)
+    if scenario.until is not None:
+        step.tick(scenario.until)
+    assert not step.dead, f"{scenario.id}: dead letters {step.dead}"
+    assert not step.corrections(), f"{scenario.id}: in-order input gave corrections {step.corrections()}"
+    zone = codec.registry  # outputs rendered as decide renders them, so one projection serves both
+    return [{"type": o.type_name, **to_json(zone.latest(o.type_name), o.record)} for o in step.standing()]
+
+
 def _without_regime(row):
     return row[:6]
 
 
+@pytest.mark.parametrize("path", ["decide", "worker step"])
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
-def test_scenario(scenario: Scenario, codec):
-    outputs = run_decide(scenario, codec)
+def test_scenario(scenario: Scenario, codec, path):
+    outputs = run_decide(scenario, codec) if path == "decide" else run_worker_step(scenario, codec)
     actual = Counter(_without_regime(row_of_output(o)) for o in outputs)
     expected = Counter(_without_regime(r) for r in scenario.expect)
     missing, extra = expected - actual, actual - expected
