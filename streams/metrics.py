@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 from streams.casework import Gauges, Result
 from streams.clets import CletsRuling
-from streams.decisions import COMMAND, DECISION, NOTICE, VIOLATION, Output
+from streams.decisions import COMMAND, CORRECTION, DECISION, NOTICE, VIOLATION, Output
 
 #: Hold lengths: a TRUST Act or federal hold lasts at most 48 hours, but excluding weekends and holidays can
 #: stretch it to five days; so buckets from one hour to a week, dense around the 48-hour limit.
@@ -53,6 +53,10 @@ class Metrics:
                                ["kind", "county"], registry=r)
         self.violations = Counter("dt_violations", "Compliance violations found, by kind and county",
                                   ["kind", "county"], registry=r)
+        self.corrections = Counter("dt_corrections", "Bookings decided again because an event arrived after outputs "
+                                   "it changes, by county", ["county"], registry=r)
+        self.withdrawn = Counter("dt_outputs_withdrawn", "Outputs withdrawn by a correction (the counts of what "
+                                 "they were stay as sent; subtract these for the net)", registry=r)
         self.dead_letters = Counter("dt_dead_letters", "Messages that could not be read, by reason", ["reason"],
                                     registry=r)
         self.hold_duration = Histogram("dt_hold_duration_seconds", "Length of permitted holds", ["regime"],
@@ -109,7 +113,12 @@ class Metrics:
         for booking_id, late in result.left_late.items():
             self.releases.labels("late" if late else "on_time", result.counties.get(booking_id, "unknown")).inc()
         for output in result.outputs:
-            self._output(output, result.counties.get(output.booking_id, "unknown"))
+            county = result.counties.get(output.booking_id, "unknown")
+            if output.type_name == CORRECTION:
+                self.corrections.labels(county).inc()
+                self.withdrawn.inc(len(output.get("supersedes") or ()))
+            else:
+                self._output(output, county)
         fired = {id(o) for o in result.fired}
         if result.outputs:
             if waited is not None:

@@ -9,8 +9,9 @@ partition p of the case topics and the clock are buffered, and the one that come
 `occurred_at`, read from the Avro bytes whatever the record's timestamp; then by the engine's order of events
 at one instant, from the `dt-type` header), but only while every case topic of p either has a record buffered or has
 nothing more to fetch (its consumer position has reached its high watermark). Each topic-partition keeps its own
-order. A record that has waited MAX_HOLD seconds goes through regardless: a topic that stops being fetched must
-not stop every release. Buffered records are not yet handed to the agent, so they are not acknowledged and a
+order. When a topic whose records are awaited has not been fetched any further for MAX_HOLD seconds, the others
+go on without it: a topic that stops being fetched must not stop every release (what comes of it later is
+corrected by the engine); a worker that is merely slow keeps the order. Buffered records are not yet handed to the agent, so they are not acknowledged and a
 crash or a rebalance loses none (the consumer reads them again from the committed offsets).
 """
 
@@ -29,7 +30,7 @@ from faust.types import TP
 from streams.codec import HEADER_TYPE, peek_occurred_at
 from streams.engine import PHASE
 
-#: the longest a record waits for the other topics of its partition
+#: how long an awaited topic may go without being fetched further before the others go on without it
 MAX_HOLD = 30.0
 #: the longest the broker holds a fetch that finds nothing new (Faust asks aiokafka for 1,500 ms)
 FETCH_MAX_WAIT_MS = 50
@@ -47,6 +48,8 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
         """Nothing buffered yet."""
         self._buffers: dict[Any, deque[tuple[Any, float]]] = {}
         self._generation: Any = None
+        #: each awaited topic-partition's fetch position and when it last moved (monotonic clock)
+        self._moved: dict[Any, tuple[int, float]] = {}
 
     def iterate(self, records: Mapping[Any, list]) -> Iterator[tuple[Any, Any]]:
         """Every record that may go now: other topics' at once, the merged partitions' in event-time order."""
@@ -69,6 +72,7 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
         generation = getattr(self.app, "consumer_generation_id", None)
         if generation != self._generation:
             self._buffers.clear()
+            self._moved.clear()
             self._generation = generation
 
     def _drain(self, partition: int, now: float) -> Iterator[tuple[Any, Any]]:
@@ -78,14 +82,17 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
             if not heads:
                 return
             (record, _), _, tp = min(heads, key=lambda h: (*_place(h[0][0]), h[1]))
-            oldest = min(since for (_, since), _, _ in heads)
-            if now - oldest < MAX_HOLD and any(self._unfetched(t) for t in tps[:-1] if not self._buffers.get(t)):
+            if any(self._awaited(t, now) for t in tps[:-1] if not self._buffers.get(t)):
                 return  # a case topic of this partition has records not fetched yet: wait for them
             self._buffers[tp].popleft()
             yield tp, record
 
-    def _unfetched(self, tp: Any) -> bool:
-        """True when the topic-partition has records past what the consumer has returned so far."""
+    def _awaited(self, tp: Any, now: float) -> bool:
+        """True when the topic-partition has records not yet fetched and its fetch has moved in MAX_HOLD.
+
+        A slow worker fetches every topic slowly, and waiting keeps the order; a topic whose fetch has not moved
+        for MAX_HOLD is stalled, and the records of the others go on without it.
+        """
         try:
             consumer = self.app.consumer._thread._ensure_consumer()
             state = consumer._subscription.subscription.assignment.state_value(tp)
@@ -93,7 +100,12 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
             return False
         if state is None or state.highwater is None or not state.has_valid_position:
             return False
-        return state.position < state.highwater
+        if state.position >= state.highwater:
+            return False
+        moved = self._moved.get(tp)
+        if moved is None or moved[0] != state.position:
+            self._moved[tp] = moved = (state.position, now)
+        return now - moved[1] < MAX_HOLD
 
 
 def _place(record: Any) -> tuple[int, int]:

@@ -46,10 +46,12 @@ class Step:
             self.store.update(result.writes)
         if result.dead_letter is not None:
             self.dead.append(result.dead_letter)
-        got = [Out(m.headers[0][1].decode(), self.codec.decode(m.value, m.headers, Coordinates(m.topic, 0, 0), m.key).record)
-               for m in result.messages if result.dead_letter is None]
+        got = [Out(m.headers[0][1].decode(), self._read(m)) for m in result.messages if result.dead_letter is None]
         self.outputs += got
         return got
+
+    def _read(self, message: Any) -> dict[str, Any]:
+        return self.codec.decode(message.value, message.headers, Coordinates(message.topic, 0, 0), message.key).record
 
     def tick(self, at: datetime) -> list[Out]:
         """A clock tick: instant `at` is complete."""

@@ -63,6 +63,19 @@ def test_a_record_goes_after_max_hold_even_if_the_other_topic_never_comes(monkey
     assert _names(scheduler.iterate({})) == [("bookings", 0)]
 
 
+def test_a_slow_topic_that_is_still_being_fetched_keeps_the_order(monkeypatch):
+    states = {TP("court", 0): State(0, 5)}
+    scheduler = _scheduler(states)
+    start = scheduling.time.monotonic()
+    assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == []
+    for elapsed, position in ((20, 1), (40, 1)):  # court's fetch moved at 20 s, so at 40 s the record still waits
+        monkeypatch.setattr(scheduling.time, "monotonic", lambda e=elapsed: start + e)
+        states[TP("court", 0)].position = position
+        assert _names(scheduler.iterate({})) == []
+    monkeypatch.setattr(scheduling.time, "monotonic", lambda: start + 20 + scheduling.MAX_HOLD + 1)
+    assert _names(scheduler.iterate({})) == [("bookings", 0)]  # stalled since 20 s: the others go on
+
+
 def test_a_rebalance_forgets_what_was_buffered():
     scheduler = _scheduler({TP("court", 0): State(0, 5)})
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == []
