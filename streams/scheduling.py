@@ -11,8 +11,8 @@ at one instant, from the `dt-type` header), but only while every case topic of p
 nothing more to fetch (its consumer position has reached its high watermark). Each topic-partition keeps its own
 order. When a topic whose records are awaited has not been fetched any further for MAX_HOLD seconds, the others
 go on without it: a topic that stops being fetched must not stop every release (what comes of it later is
-corrected by the engine); a worker that is merely slow keeps the order. Buffered records are not yet handed to the agent, so they are not acknowledged and a
-crash or a rebalance loses none (the consumer reads them again from the committed offsets).
+corrected by the engine); a worker that is merely slow keeps the order. Buffered records are not yet handed to
+the agent, so they are not acknowledged and a crash or a rebalance loses none (the consumer reads them again from the committed offsets).
 """
 
 from __future__ import annotations
