@@ -6,13 +6,14 @@ on another topic, or let a tick fire a deadline before an input that precedes it
 arrives out of order, but a correction is a directive withdrawn, so this scheduler hands records over in the
 engine's order as far as it can see it, as Kafka Streams merges the partitions of a task: the records of
 partition p of the case topics and the clock are buffered, and the one that comes first is handed over (by
-`occurred_at`, read from the Avro bytes whatever the record's timestamp; then by the engine's order of events
-at one instant, from the `dt-type` header), but only while every case topic of p either has a record buffered or has
+`occurred_at`, read from the Avro bytes whatever the record's timestamp; then by the engine's order of events at one
+instant, from the `dt-type` header), but only while every case topic of p either has a record buffered or has
 nothing more to fetch (its consumer position has reached its high watermark). Each topic-partition keeps its own
-order. When a topic whose records are awaited has not been fetched any further for MAX_HOLD seconds, the others
-go on without it: a topic that stops being fetched must not stop every release (what comes of it later is
-corrected by the engine); a worker that is merely slow keeps the order. Buffered records are not yet handed to
-the agent, so they are not acknowledged and a crash or a rebalance loses none (the consumer reads them again from the committed offsets).
+order. When a topic whose records are awaited has not been fetched any further for MAX_HOLD seconds, the others go
+on without it: a topic that stops being fetched must not stop every release (what comes of it later is corrected by
+the engine); a worker that is merely slow keeps the order. Buffered records are not yet handed to the agent, so they
+are not acknowledged and a crash or a rebalance loses none (the consumer reads them again from the committed
+offsets).
 """
 
 from __future__ import annotations
