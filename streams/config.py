@@ -63,9 +63,9 @@ ENVIRONMENT: dict[str, Setting] = {
                                                        "broker and the worker"),
     "earliest_event": Setting("DT_EARLIEST_EVENT", "the earliest occurred_at produce accepts, a date "
                                                    "(default 2000-01-01)"),
-    "settle": Setting("DT_SETTLE", "seconds a booking whose events arrive this far behind its partition's time "
-                                   "decides on its own time before the partition's time may fire its deadlines "
-                                   "(default 300)"),
+    "settle": Setting("DT_SETTLE", "seconds: a booking nothing was sent for, whose events arrive this far behind "
+                                   "its partition's time, is decided whole once that time has run this far past "
+                                   "their arrival (default 300; 0: at once, with corrections)"),
     "source": Setting("DT_SOURCE", "name this process writes into the `source` of events it makes "
                                    "(default detainer-tracker@HOST)"),
 }

@@ -10,10 +10,12 @@ stream time. The contract it keeps:
 - **Time advances by position.** An event at instant t moves its partition to t: other bookings' deadlines before
   t fire, its own booking's deadlines are ordered around it by meaning. A clock tick at T completes instant T:
   every deadline due at or before T fires.
-- **A booking's time is its own.** An event more than `settle` behind its partition's time (history loaded
-  late, a backlog after an outage) puts its booking in catch-up: its deadlines fire only as far as its own events
-  go, until its partition's time has run `settle` past the last such arrival. So a booking loaded years late
-  gets exactly `decide`'s outputs, and its deadlines never fire ahead of its own later events.
+- **A booking's time is its own.** An event more than `settle` behind its partition's time (history loaded late, a
+  backlog after an outage) puts a booking that nothing has been sent for in catch-up: its events are kept and
+  nothing is decided or sent for it until its partition's time has run `settle` past the last such arrival (or a
+  live event of it comes); then it is decided whole, up to the partition's time. So a booking loaded years late gets
+  exactly `decide`'s outputs, whatever order its events arrived in, and its deadlines never fire ahead of its own
+  later events.
 - **Late events are corrected.** An event that sorts before something already decided for its booking is put
   in its place: the booking is decided again from all its events up to where it had been decided, outputs that
   no longer follow are superseded by one `Correction` naming them, the late event and the rule, and outputs that
@@ -57,7 +59,7 @@ SAME_INSTANT_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 PHASE: dict[str, int] = {name: i for i, (_, names) in enumerate(SAME_INSTANT_ORDER) for name in names}
 CLOCK_PHASE = PHASE["ClockTicked"]
-#: how far behind its partition an event must be for its booking to catch up on its own time
+#: how far behind its partition an event must be for its booking to catch up on its own time (0: never)
 SETTLE = timedelta(minutes=5)
 CORRECTION = "Correction"
 CORRECTION_RULE = "correction.late-event"
@@ -110,36 +112,21 @@ class Booking:
     #: ids of the outputs sent for the booking and not superseded
     live: tuple[str, ...] = ()
     through: Position | None = None
-    #: while set, deadlines past the booking's own latest event wait until the partition's time reaches it
+    #: while set, the booking is catching up (its events arrived behind its partition's time): it is decided
+    #: whole, and what it decides is sent, when the partition's time reaches this instant or a live event comes
     settle_at: datetime | None = None
+    #: the first event that arrived behind, the evidence of a correction its catching up may make
+    caught_up_by: str | None = None
     #: when the person left custody and the release deadline then in force, when one was
     departed: tuple[datetime, datetime] | None = None
 
-    @property
-    def latest(self) -> datetime | None:
-        """The instant of the booking's latest event."""
-        return self.events[-1].occurred_at if self.events else None
-
-    def may_fire(self, deadline: Deadline, bound: Position, own: bool) -> bool:
-        """True when the deadline is at or before `bound` and the booking's own time lets it fire.
-
-        `own` says `bound` is one of the booking's own events, which always moves its own time.
-        """
-        if deadline_key(deadline) > bound:
-            return False
-        if own or self.settle_at is None or self.latest is None or deadline.due_at <= self.latest:
-            return True
-        return bound >= start_of(self.settle_at)
-
     def wake(self) -> Position | None:
-        """The earliest position at which a pending deadline may fire, or None."""
+        """The earliest position at which the booking has something to do, or None."""
+        if self.settle_at is not None:
+            return start_of(self.settle_at)
         if not self.pending:
             return None
-        first = min(self.pending, key=deadline_key)
-        at = deadline_key(first)
-        if self.settle_at is not None and self.latest is not None and first.due_at > self.latest:
-            at = max(at, start_of(self.settle_at))
-        return at
+        return min(deadline_key(d) for d in self.pending)
 
 
 @dataclass(frozen=True)
@@ -239,7 +226,11 @@ class Engine:
             booking = prior.booking if prior else lookup(booking_id)
             if booking is None or booking.wake() != wake:
                 continue  # the booking changed since: its current wake is queued too
-            booking, outputs = self._fire(booking, bound, [], own=False)
+            if booking.settle_at is not None:
+                change = self._decide_again(booking, bound, self._caught_up_by(booking))
+                booking, outputs = change.booking, list(change.outputs)
+            else:
+                booking, outputs = self._fire(booking, bound, [])
             changes[booking_id] = Change(booking, (prior.outputs if prior else ()) + tuple(outputs))
             self._enqueue(booking)
         self._move(bound)
@@ -249,45 +240,49 @@ class Engine:
         if any(e.event_id == event.event_id for e in booking.events):
             return None  # a duplicate changes nothing
         here = key(event)
-        behind = before is not None and before[0] - event.occurred_at > self.settle
-        settle_at = before[0] + self.settle if behind and before is not None else None
+        behind = self.settle > _ZERO and before is not None and before[0] - event.occurred_at > self.settle
+        if behind and (booking.settle_at is not None or not booking.live):  # nothing sent yet: catch up first
+            assert before is not None
+            return Change(evolve(booking, events=_insert(booking.events, event), settle_at=before[0] + self.settle,
+                                 caught_up_by=booking.caught_up_by or event.event_id))
+        bound = max(here, before) if before is not None else here
+        if booking.settle_at is not None:  # a live event: the booking has caught up
+            booking = evolve(booking, events=_insert(booking.events, event))
+            return self._decide_again(booking, bound, self._caught_up_by(booking))
         if booking.through is not None and here <= booking.through:
-            change = self._redecide(booking, event, settle_at if behind else booking.settle_at)
-            booking, outputs = change.booking, list(change.outputs)
-        else:
-            booking, outputs = self._run(evolve(booking, settle_at=settle_at), event, [])
-            change = None
-        if not behind and before is not None and before > here:
-            booking, outputs = self._fire(booking, before, outputs, own=False)  # where the partition's time is
-        return Change(booking, tuple(outputs), change.late if change else None)
+            return self._decide_again(evolve(booking, events=_insert(booking.events, event)),
+                                      max(bound, booking.through), event)
+        booking, outputs = self._run(booking, event, [])
+        booking, outputs = self._fire(booking, bound, outputs)  # and what the partition's time has passed
+        return Change(booking, tuple(outputs))
+
+    def _caught_up_by(self, booking: Booking) -> ev.BookingEvent:
+        return next((e for e in booking.events if e.event_id == booking.caught_up_by), booking.events[-1])
 
     def _run(self, booking: Booking, event: ev.BookingEvent, outputs: list[Stamped]) -> tuple[Booking, list]:
         """The booking's deadlines before the event, the event, and what it set that is due at once."""
         here = key(event)
-        booking, outputs = self._fire(booking, here, outputs, own=True)
+        booking, outputs = self._fire(booking, here, outputs)
         booking, outputs = self._step(booking, event, outputs)
-        return self._fire(booking, here, outputs, own=True)
+        return self._fire(booking, here, outputs)
 
     def _step(self, booking: Booking, event: ev.BookingEvent, outputs: list[Stamped]) -> tuple[Booking, list]:
         step = cases.apply(self.book, booking.case, event)
         if step.case.left_custody and not booking.case.left_custody and booking.case.release_deadline:
             booking = evolve(booking, departed=(event.occurred_at, booking.case.release_deadline))
-        events = booking.events + (event,)
-        if booking.events and key(booking.events[-1]) > key(event):
-            events = tuple(order(events))
         outputs += [Stamped(o, event.occurred_at) for o in step.outputs]
-        booking = evolve(booking, case=step.case, events=events, live=booking.live + _ids(step.outputs),
+        booking = evolve(booking, case=step.case, events=_insert(booking.events, event),
+                         live=booking.live + _ids(step.outputs),
                          pending=_pending(step.case, booking.pending + step.deadlines),
                          through=max(booking.through, key(event)) if booking.through else key(event))
         return booking, outputs
 
-    def _fire(self, booking: Booking, bound: Position, outputs: list[Stamped],
-              own: bool) -> tuple[Booking, list[Stamped]]:
-        """Fire, in order, the booking's deadlines that may fire by `bound` (no deadline sits at an event's place)."""
+    def _fire(self, booking: Booking, bound: Position, outputs: list[Stamped]) -> tuple[Booking, list[Stamped]]:
+        """Fire, in order, the booking's deadlines at or before `bound` (no deadline sits at an event's place)."""
         while booking.pending:
             deadline = min(booking.pending, key=deadline_key)
             place = deadline_key(deadline)
-            if not booking.may_fire(deadline, bound, own):
+            if place > bound:
                 break
             step = cases.fire(self.book, booking.case, deadline)
             outputs += [Stamped(o, deadline.due_at, True) for o in step.outputs]
@@ -297,20 +292,21 @@ class Engine:
                              through=max(booking.through, place) if booking.through else place)
         return booking, outputs
 
-    def _redecide(self, booking: Booking, late: ev.BookingEvent, settle_at: datetime | None) -> Change:
-        """Decide the booking again from all its events, up to where it had been decided; correct the difference."""
-        assert booking.through is not None
+    def _decide_again(self, booking: Booking, bound: Position, cause: ev.BookingEvent) -> Change:
+        """Decide the booking whole from its events up to `bound`, and send the difference with what was sent.
+
+        What was not sent is sent; what was sent and no longer follows is withdrawn by a correction naming `cause`.
+        """
         fresh, outputs = self.new_booking(booking.case.booking_id), []
-        for event in order((*booking.events, late)):
+        for event in booking.events:
             fresh, outputs = self._run(fresh, event, outputs)
-        fresh, outputs = self._fire(fresh, booking.through, outputs, own=True)
-        fresh = evolve(fresh, through=max(booking.through, fresh.through), settle_at=settle_at)
+        fresh, outputs = self._fire(fresh, bound, outputs)
         sent, now = set(booking.live), {s.output.output_id for s in outputs}
         superseded = tuple(i for i in booking.live if i not in now)
         emitted = [s for s in outputs if s.output.output_id not in sent]
         if superseded:
-            emitted.insert(0, Stamped(self._correction(fresh, late, superseded), late.occurred_at))
-        return Change(fresh, tuple(emitted), late)
+            emitted.insert(0, Stamped(self._correction(fresh, cause, superseded), cause.occurred_at))
+        return Change(fresh, tuple(emitted), cause if superseded else None)
 
     def _correction(self, booking: Booking, late: ev.BookingEvent, superseded: tuple[str, ...]) -> Output:
         at = late.occurred_at
@@ -319,6 +315,16 @@ class Engine:
                   f"{len(superseded)} output(s) no longer follow from the booking's events")
         return Emitter(self.book, booking.case.booking_id).correction(at, regime, CORRECTION_RULE, (late.event_id,),
                                                                      superseded, reason)
+
+
+_ZERO = timedelta(0)
+
+
+def _insert(events: tuple[ev.BookingEvent, ...], event: ev.BookingEvent) -> tuple[ev.BookingEvent, ...]:
+    """The events with one more, in the engine's order (almost always at the end)."""
+    if not events or key(events[-1]) < key(event):
+        return (*events, event)
+    return tuple(order((*events, event)))
 
 
 def _ids(outputs: tuple[Output, ...]) -> tuple[str, ...]:

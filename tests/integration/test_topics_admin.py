@@ -20,14 +20,15 @@ def test_topics_create_is_idempotent_and_sets_retention_and_compaction(broker):
         from kafka.admin import ConfigResource, ConfigResourceType
 
         resources = [ConfigResource(ConfigResourceType.TOPIC, topics.name(i))
-                     for i in ("bookings", "clets_agreements", "clock")]
+                     for i in ("bookings", "clets_agreements", "clock", "decisions")]
         described = admin.describe_configs(resources)["topic"]
         configs = {name: {k: v["value"] for k, v in entries.items()} for name, entries in described.items()}
         assert configs[topics.name("bookings")]["retention.ms"] == "-1"
         assert configs[topics.name("clets_agreements")]["cleanup.policy"] == "compact"
         assert configs[topics.name("clock")]["retention.ms"] == "-1"  # ticks are kept by size, not by age
         assert int(configs[topics.name("clock")]["retention.bytes"]) == 256 * 2**20
-        assert configs[topics.name("bookings")]["message.timestamp.after.max.ms"] == str(2**63 - 1)
+        assert configs[topics.name("bookings")]["message.timestamp.after.max.ms"] == "300000"  # the future: refused
+        assert configs[topics.name("decisions")]["message.timestamp.after.max.ms"] == str(2**63 - 1)
 
         other = Topics(Settings(bootstrap_servers=broker.bootstrap, topic_prefix=settings.topic_prefix,
                                 partitions=5))

@@ -16,6 +16,7 @@ from kafka.errors import KafkaError
 from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings
 from streams.localbroker import free_port
+from streams.topics import CASE_OUTPUTS
 from tests.support.kafka import read_all
 
 
@@ -92,7 +93,7 @@ def wait_processed(admin: KafkaAdminClient, group: str, positions: dict[TopicPar
     raise AssertionError(f"not processed within {timeout:.0f} s (offset, committed): {late}{tail}")
 
 
-OUTPUT_TOPICS = ("decisions", "custody_commands", "violations", "notices", "federal_status")
+OUTPUT_TOPICS = CASE_OUTPUTS
 
 
 def outputs_on_kafka(settings: Settings, codec: Codec) -> list[dict]:

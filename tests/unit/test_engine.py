@@ -75,10 +75,12 @@ def test_a_late_loaded_hold_is_not_released_before_its_own_later_events(codec):
     """S02 loaded into a partition at 2026: the hand-over during the hold, not a release and a violation."""
     s02 = next(s for s in SCENARIOS if s.law == "S02")
     step = Step(codec)
-    step.tick(WALL)
+    step.tick(WALL - timedelta(minutes=10))
     for line in sorted(_lines(s02, codec), key=lambda line: line.record["occurred_at"]):
         step.send(line.type_name, line.record)
-    step.tick(WALL + timedelta(minutes=10))
+    assert step.outputs == []  # history arriving is kept until it has all arrived
+    step.tick(WALL)
+    assert not step.dead
     kinds = [(o.type_name, o.record.get("kind") or o.record.get("directive"), o.record.get("outcome"))
              for o in step.outputs]
     assert ("CustodyCommand", "TRANSFER_TO_IMMIGRATION", None) in kinds

@@ -31,3 +31,24 @@ def test_good_and_bad_lines_are_told_apart_with_line_numbers(codec):
     assert "not an ISO-8601 instant" in bad[7]
     assert "one JSON object" in bad[10]
     assert str(BadLine(3, "x")) == "line 3: x"
+
+
+def test_the_future_and_the_too_distant_past_are_refused_with_the_line_and_a_plain_reason(codec):
+    from datetime import UTC, datetime, timedelta
+
+    from streams.produce import TimeWindow
+
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    window = TimeWindow.around(now, datetime(2000, 1, 1, tzinfo=UTC), timedelta(minutes=5))
+    lines = [json.dumps({**GOOD, "event_id": "old", "occurred_at": "2014-01-10T09:00:00-08:00"}),
+             json.dumps({**GOOD, "event_id": "typo", "occurred_at": "2100-01-10T09:00:00-08:00"}),
+             json.dumps({**GOOD, "event_id": "soon", "occurred_at": "2026-12-01T12:04:00+00:00"}),
+             json.dumps({**GOOD, "event_id": "ahead", "occurred_at": "2026-12-01T12:06:00+00:00"}),
+             json.dumps({**GOOD, "event_id": "y1999", "occurred_at": "1999-12-31T23:00:00+00:00"})]
+    out = list(read_jsonl(lines, codec, window))
+    assert [i.record["event_id"] for i in out if isinstance(i, Line)] == ["old", "soon"]
+    bad = {i.number: i.reason for i in out if isinstance(i, BadLine)}
+    assert set(bad) == {2, 4, 5}
+    assert "in the future" in bad[2] and "DT_FUTURE_TOLERANCE" in bad[2] and "2100-01-10" in bad[2]
+    assert "in the future" in bad[4]
+    assert "before 2000-01-01" in bad[5] and "DT_EARLIEST_EVENT" in bad[5]
