@@ -19,7 +19,7 @@ from kafka.admin import NewTopic
 from benchmarks import profiling
 from benchmarks.faust_floor import FloorProcess
 from benchmarks.local import deployment, local_broker
-from streams import cases as cases_core
+from streams import engine
 from streams import events as ev
 from streams.casework import dump
 from streams.codec import Codec, Coordinates
@@ -205,7 +205,7 @@ def restore_million(cases: int = 1_000_000) -> dict:
 
     Loading a million bookings through the worker would take longer than the restore being measured, so their
     states are written straight to the table's changelog: for each booking, the bytes the worker itself stores
-    after its BookingRecorded (the core's case and pending deadlines, `casework.dump`), on the booking's
+    after its BookingRecorded (the engine's state of the booking, `casework.dump`), on the booking's
     partition. A worker with an empty data dir restores them all from the changelog, then answers a new event.
     """
     with local_broker("restore") as (broker, root):
@@ -236,9 +236,9 @@ def _write_states(settings: Settings, changelog: str, cases: int) -> int:
         booked = ev.from_record("BookingRecorded", {
             "event_id": f"open-{i}", "occurred_at": START, "source": "bench", "booking_id": booking,
             "person_id": f"P{i}", "state": "CA", "county": "Fresno", "facility": "Fresno County Jail", "charges": []})
-        step = cases_core.apply(book, cases_core.new_case(booking, "CA"), booked)
+        state = engine.Engine(book).take(booked, lambda _: None)[-1].booking
         key = booking.encode()
-        producer.send(changelog, key=key, value=dump(step.case, step.deadlines),
+        producer.send(changelog, key=key, value=dump(state),
                       partition=partition_of(key, settings.partitions))
     producer.flush()
     producer.close()

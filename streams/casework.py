@@ -11,6 +11,7 @@ tolerance is a dead letter: one wrong clock must never move anyone's deadlines.
 from __future__ import annotations
 
 import pickle
+import zlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -77,13 +78,13 @@ class Gauges:
 
 
 def dump(booking: engine.Booking) -> bytes:
-    """A booking's engine state as table bytes."""
-    return pickle.dumps((STATE_VERSION, booking), protocol=pickle.HIGHEST_PROTOCOL)
+    """A booking's engine state as table bytes (compressed: a booking's events repeat ids and instants)."""
+    return zlib.compress(pickle.dumps((STATE_VERSION, booking), protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
 def load(raw: bytes) -> engine.Booking:
     """The inverse of dump."""
-    version, booking = pickle.loads(raw)  # noqa: S301 - our own table, written only by dump()
+    version, booking = pickle.loads(zlib.decompress(raw))  # noqa: S301 - our own table, written only by dump()
     if version != STATE_VERSION:
         raise ValueError(f"case state version {version} is not {STATE_VERSION}")
     return booking
