@@ -84,9 +84,14 @@ def dump(booking: engine.Booking) -> bytes:
 
 def load(raw: bytes) -> engine.Booking:
     """The inverse of dump."""
-    version, booking = pickle.loads(zlib.decompress(raw))  # noqa: S301 - our own table, written only by dump()
+    try:
+        version, booking = pickle.loads(zlib.decompress(raw))  # noqa: S301 - our own table, written only by dump()
+    except zlib.error:
+        version = "1 or unknown"
     if version != STATE_VERSION:
-        raise ValueError(f"case state version {version} is not {STATE_VERSION}")
+        raise ValueError(f"case state version {version} is not {STATE_VERSION}: this worker cannot read the cases "
+                         "table of an older release; rebuild it from the input topics (a new DT_TOPIC_PREFIX, or "
+                         "the case processor's group and changelog deleted)")
     return booking
 
 
