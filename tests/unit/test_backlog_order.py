@@ -13,30 +13,17 @@ from streams import clets
 from streams import events as ev
 from streams.casework import CaseWork
 from streams.codec import Coordinates
-from streams.config import Settings
 from streams.decide import Processor, run
 from streams.law import rulebook
 from streams.produce import parse_line
-from streams.topics import CASE_INPUTS, Topics
+from streams.topics import CASE_INPUTS
 from tests.scenarios.loader import CASES, load
 from tests.support.scheduler import Record, State, scheduler
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def _cross_topic_ties(path) -> bool:
-    """Events of one instant on two topics: the worker takes them in topic order, `decide` in file order."""
-    topics = Topics(Settings())
-    seen: dict[str, str] = {}
-    for event in load(path).events:
-        topic = topics.for_event(event["type"]).name
-        if seen.setdefault(event["occurred_at"], topic) != topic:
-            return True
-    return False
-
-
-NAMES = sorted(p.stem for p in CASES.glob("*.yaml")
-               if "CletsQueryMade" not in p.read_text() and not _cross_topic_ties(p))
+NAMES = sorted(p.stem for p in CASES.glob("*.yaml") if "CletsQueryMade" not in p.read_text())
 
 
 def _comparable(record: dict) -> tuple:

@@ -5,7 +5,6 @@ instant taken in the engine's order give them exactly, with no correction at all
 from __future__ import annotations
 
 import itertools
-import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
