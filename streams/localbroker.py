@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -35,6 +36,8 @@ LOG_TAIL_LINES = 30
 #: The super user of a secured local broker; it creates topics and writes the ACLs.
 ADMIN_USER = "admin"
 SCRAM_MECHANISM = "SCRAM-SHA-256"
+#: the internal principal the broker authenticates as on the controller listener (a super user)
+CONTROLLER_USER = "controller"
 _USER_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 log = logging.getLogger(__name__)
@@ -207,9 +210,12 @@ class LocalBroker:
         template = Template((DEPLOY_DIR / "server.properties.in").read_text())
         text = template.substitute(port=self.port, controller_port=self.controller_port,
                                    data_dir=self.home / "data", listener=self._listener,
-                                   security=self._security_properties())
+                                   controller_protocol=self._listener, security=self._security_properties())
         extra = "".join(f"{k}={v}\n" for k, v in sorted(self.extra_properties.items()))
         config = self.home / "server.properties"
+        self.home.chmod(0o700)  # the configuration holds secrets when secured: only the broker's user reads it
+        config.touch(mode=0o600)
+        config.chmod(0o600)
         config.write_text(text + ("\n# extra\n" + extra if extra else ""))
         return config
 
@@ -222,21 +228,33 @@ class LocalBroker:
             return ""
         if ADMIN_USER not in self.users:
             raise BrokerError(f"a secured broker needs the user {ADMIN_USER!r}, who sets the ACLs")
+        if CONTROLLER_USER in self.users:
+            raise BrokerError(f"{CONTROLLER_USER!r} is the broker's own principal on the controller listener; "
+                              "name the user otherwise")
         for name in self.users:
             if not _USER_RE.match(name):
                 raise BrokerError(f"user name {name!r}: use letters, digits, '.', '_' or '-'")
             if not _USER_RE.match(self.users[name]):
                 raise BrokerError(f"the password of {name!r} may hold only letters, digits, '.', '_' and '-'")
         password = self.users[ADMIN_USER].replace("\\", "\\\\").replace('"', '\\"')
-        return ("\n# Secured: SCRAM users (created at format time) and the KRaft authorizer. The controller listener\n"
-                "# stays PLAINTEXT on loopback; its principal (ANONYMOUS) is a super user, as is the admin.\n"
+        # The controller listener authenticates too (PLAIN: KRaft controllers cannot check SCRAM before the metadata
+        # that holds the SCRAM users is loaded), as a principal of its own with a password made at each start and
+        # known only to this file; nothing anonymous is a super user, so no client gets round the ACLs through it.
+        controller = secrets.token_urlsafe(24)
+        return ("\n# Secured: SCRAM users (created at format time) and the KRaft authorizer on the client listener;\n"
+                "# the controller listener authenticated with PLAIN as the internal controller principal.\n"
                 f"sasl.enabled.mechanisms={SCRAM_MECHANISM}\n"
                 f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}\n"
                 f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config="
                 f"org.apache.kafka.common.security.scram.ScramLoginModule required "
                 f'username="{ADMIN_USER}" password="{password}";\n'
+                "sasl.mechanism.controller.protocol=PLAIN\n"
+                "listener.name.controller.sasl.enabled.mechanisms=PLAIN\n"
+                "listener.name.controller.plain.sasl.jaas.config="
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{CONTROLLER_USER}" password="{controller}" user_{CONTROLLER_USER}="{controller}";\n'
                 "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
-                f"super.users=User:{ADMIN_USER};User:ANONYMOUS\n"
+                f"super.users=User:{ADMIN_USER};User:{CONTROLLER_USER}\n"
                 "allow.everyone.if.no.acl.found=false\n")
 
     def _java(self, libs: Path, *args: str, heap: str | None = None) -> list[str]:

@@ -19,7 +19,7 @@ from streams.localbroker import ADMIN_USER, LocalBroker, free_port
 from streams.produce import EventProducer, parse_line
 from streams.topics import Topics
 from tests.scenarios.loader import CASES, load
-from tests.support.access import may_read, may_write, read
+from tests.support.access import acls_listed_anonymously, may_read, may_write, read
 from tests.support.worker import WorkerProcess
 
 PLAN_FILE = access.DEFAULT_ROLES
@@ -102,6 +102,19 @@ def test_dashboards_and_auditors_read_and_never_write(secured, prefix):
         assert not may_write(dashboard, topics.name(topic_id)) and not may_write(auditor, topics.name(topic_id))
 
 
+def test_no_client_gets_in_without_credentials_on_any_listener(secured):
+    """Neither listener lets an unauthenticated client in; on the controller listener it could rewrite the ACLs."""
+    for port in (secured.port, secured.controller_port):
+        assert acls_listed_anonymously(port) is None, f"port {port} answered an unauthenticated ACL listing"
+
+
+def test_the_broker_keeps_its_secrets_to_itself(secured):
+    config = secured.home / "server.properties"
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert secured.home.stat().st_mode & 0o777 == 0o700
+    assert "User:ANONYMOUS" not in config.read_text()
+
+
 def test_acl_apply_is_idempotent_and_check_reports_what_each_may_do(secured, prefix, capsys):
     admin_settings = _settings(secured, ADMIN_USER, prefix)
     assert _cli(admin_settings, "acl", "apply") == 0
@@ -115,7 +128,7 @@ def test_acl_apply_is_idempotent_and_check_reports_what_each_may_do(secured, pre
         ["User:federal", "consumer", "groups", prefix + "federal-partner-*"]]
     assert ["User:jail", prefix + "jail.bookings", "write"] in rows
     assert not [r for r in rows if r[0] == "User:jail" and "read" in r[2:]]
-    assert ["User:worker", prefix + "federal.status", "write"] in rows
+    assert ["User:worker", prefix + "federal.status", "read,", "write"] in rows  # read: its tail, after a restart
     # a principal without ACL-writing rights cannot change them
     assert _cli(_settings(secured, "worker", prefix), "acl", "apply") == 2
     # a roles file that grants less: check says so; apply --prune takes the extra grants away
@@ -134,7 +147,8 @@ def test_acl_apply_is_idempotent_and_check_reports_what_each_may_do(secured, pre
 
 
 def test_the_worker_runs_as_its_principal(secured, prefix, registry, tmp_path):
-    """The real worker, as `worker`, decides a scenario the jail produced; the federal partner sees the status."""
+    """The real worker, as `worker`, decides a scenario the jail produced, and again after a restart; the federal
+    partner sees the status."""
     worker_settings = _settings(secured, "worker", prefix)
     codec = Codec(registry, Topics(worker_settings))
     scenario = load(CASES / "s32_values_act_status_may_be_shared_release_date_may_not.yaml")
@@ -166,6 +180,14 @@ def test_the_worker_runs_as_its_principal(secured, prefix, registry, tmp_path):
         assert {f["status"] for f in facts} == {"LAWFUL_PERMANENT_RESIDENT"}
         assert all(set(f) == {"output_id", "booking_id", "person_id", "status", "effective_at", "decided_at",
                               "regime", "rule_id", "citation", "evidence"} for f in facts)
+        # restarted, the worker first reads its outputs' tail (to send nothing twice), as its own principal
+        worker.stop()
+        worker = WorkerProcess(worker_settings, tmp_path / "w", tmp_path / "worker2.log", env=env)
+        again = {**lines[-1].record, "event_id": "S32-again", "inquiry_id": "I2"}
+        with EventProducer(_settings(secured, "jail", prefix).kafka_client_config(), codec) as producer:
+            producer.send(lines[-1].type_name, again).get(timeout=30)
+        assert len(status_facts(len(lines) + 1)) == len(lines) + 1, worker.tail()
+        assert worker.proc.poll() is None, worker.tail()
     finally:
         worker.stop()
     admin = KafkaAdminClient(**secured.client_config())

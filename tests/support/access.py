@@ -76,3 +76,34 @@ def may_write(config: dict, topic: str) -> bool:
             return False
         raise
     return True
+
+
+def acls_listed_anonymously(port: int, timeout: float = 10.0) -> int | None:
+    """Ask a listener for every ACL without authenticating (DescribeAcls v1, hand-framed, as any tool could).
+
+    Returns the error code of the answer (0: the listener gave them out) or None when it refused to talk.
+    """
+    import socket
+    import struct
+
+    body = struct.pack(">bhbhhbb", 1, -1, 1, -1, -1, 1, 1)  # every resource, pattern, principal, host, operation
+    client = b"intruder"
+    header = struct.pack(">hhih", 29, 1, 7, len(client)) + client
+    frame = header + body
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            size = s.recv(4)
+            if len(size) < 4:
+                return None
+            answer = b""
+            while len(answer) < 10:
+                chunk = s.recv(struct.unpack(">i", size)[0])
+                if not chunk:
+                    return None
+                answer += chunk
+    except OSError:
+        return None
+    correlation, _throttle, error = struct.unpack(">iih", answer[:10])
+    assert correlation == 7
+    return error

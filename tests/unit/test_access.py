@@ -7,7 +7,7 @@ import pytest
 from streams import access
 from streams.config import Settings
 from streams.errors import ConfigError
-from streams.topics import Topics
+from streams.topics import CASE_OUTPUTS, Topics
 
 SETTINGS = Settings(topic_prefix="dt.")
 TOPICS = Topics(SETTINGS)
@@ -35,9 +35,10 @@ def test_jail_producers_write_only_their_inputs_and_read_nothing():
 def test_the_worker_reads_every_input_and_writes_every_output_but_no_input():
     for topic_id in ("bookings", "biometrics", "detainers", "court", "clock", "clets_queries", "clets_agreements"):
         assert may("worker", "READ", topic_id)
-    for topic_id in ("decisions", "custody_commands", "violations", "notices", "federal_status", "clets_decisions",
-                     "deadletter", "clock"):
+    for topic_id in (*CASE_OUTPUTS, "clets_decisions", "deadletter", "clock"):
         assert may("worker", "WRITE", topic_id)
+    for topic_id in (*CASE_OUTPUTS, "clets_decisions"):  # their recent tail, read after a restart
+        assert may("worker", "READ", topic_id)
     for topic_id in ("bookings", "detainers", "clets_agreements", "clets_queries"):
         assert not may("worker", "WRITE", topic_id)
     assert access.allows(GRANTS, "User:worker", "CREATE", "TOPIC", "dt.case-processor-cases-changelog")
