@@ -103,16 +103,17 @@ class Backlog:
     def check(self, outputs: list[Out]) -> None:
         standing = Counter(comparable({"type": o.type_name, **o.record}) for o in net(outputs))
         missing, false = self.expected - standing, standing - self.expected
+        sent = Counter(o.record["output_id"] for o in outputs)
+        corrected = Counter(i for o in outputs if o.type_name == "Correction" for i in o.record["supersedes"])
+        print(f"backlog: {len(self.events)} events, {sum(self.expected.values())} outputs as decide gives them, "
+              f"{sum(missing.values())} missing, {sum(false.values())} false, {len(outputs)} sent, "
+              f"{sum(1 for o in outputs if o.type_name == 'Correction')} correction(s) withdrawing "
+              f"{sum(corrected.values())}, {self.runs} worker run(s)")
         assert not missing and not false, (f"{sum(missing.values())} missing, {sum(false.values())} false of "
                                            f"{sum(self.expected.values())}: e.g. missing {list(missing)[:2]}, "
                                            f"false {list(false)[:2]}")
         assert sum(self.expected.values()) > SIZE / 10, "too few outputs to show anything"
-        sent = Counter(o.record["output_id"] for o in outputs)
-        corrected = Counter(i for o in outputs if o.type_name == "Correction" for i in o.record["supersedes"])
         assert not [i for i, n in sent.items() if n - corrected[i] > 1], "an output stands twice"
-        print(f"backlog: {len(self.events)} events, {sum(self.expected.values())} outputs as decide gives them, "
-              f"{len(outputs)} sent, {sum(1 for o in outputs if o.type_name == 'Correction')} correction(s) "
-              f"withdrawing {sum(corrected.values())}, {self.runs} worker run(s)")
 
 
 def test_a_backlog_on_a_busy_machine_gives_decides_outputs(settings, kafka_codec, tmp_path):
