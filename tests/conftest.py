@@ -41,7 +41,9 @@ def settings(broker: LocalBroker) -> Iterator[Settings]:
     topics = Topics(s)
     admin = admin_client(s.kafka_client_config())
     create_topics(admin, topics)
+    admin.close()
     yield s
+    admin = admin_client(s.kafka_client_config())  # a new client: the test may have restarted the broker
     delete_topics(admin, [t.name for t in topics])
     admin.close()
 
