@@ -1,6 +1,7 @@
 """The backlog tests at full size: a simulated backlog of about 50,000 events on every case topic, taken by a worker
-on a busy machine, killed five times, and under a broker killed and restarted; each must give `decide`'s outputs,
-net of corrections (tests/integration/test_backlog_faults.py, which `make test` runs at 5,000)."""
+on a busy machine, with records stamped by the producer's clock, killed five times, and under a broker killed and
+restarted; each must give `decide`'s outputs, net of corrections (tests/integration/test_backlog_faults.py, which
+`make test` runs at 5,000)."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     print((ROOT / "BENCHMARKS.md").read_text())
 
 
-FAULT_RUNS = ("busy machine", "five worker kills", "broker killed and restarted")
+FAULT_RUNS = ("busy machine", "records stamped with the producer's clock", "five worker kills",
+              "broker killed and restarted")
 
 
 def _fault_targets(faults: dict | None) -> list[tuple]:
