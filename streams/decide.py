@@ -44,6 +44,7 @@ class Processor:
         self.bookings: dict[str, engine.Booking] = {}
         self.agencies: dict[str, ev.AgencyAgreementRecorded] = {}
         self.engine = engine.Engine(book, state, county)
+        self._zones: dict[str, ZoneInfo] = {}
 
     @property
     def cases(self) -> dict[str, cases.Case]:
@@ -82,8 +83,10 @@ class Processor:
         for change in changes:
             case = change.booking.case
             self.bookings[case.booking_id] = change.booking
-            zone = self.book.jurisdiction(case.facts.state).zone
-            out += [Emitted(s.output.type_name, s.output.to_record(s.at), zone) for s in change.outputs]
+            if change.outputs:
+                zone = self._zones.get(case.facts.state) or self._zones.setdefault(
+                    case.facts.state, self.book.jurisdiction(case.facts.state).zone)
+                out += [Emitted(s.output.type_name, s.output.to_record(s.at), zone) for s in change.outputs]
         return out
 
     @property

@@ -29,6 +29,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from streams import cases
 from streams import events as ev
@@ -68,9 +69,12 @@ CORRECTION_RULE = "correction.late-event"
 Position = tuple[datetime, int, str]
 
 
+_PHASE_OF: dict[type, int] = {cls: PHASE[name] for name, cls in ev.EVENT_TYPES.items()}
+
+
 def key(event: ev.Event) -> Position:
     """An event's place in time."""
-    return event.occurred_at, PHASE[type(event).__name__], event.event_id
+    return event.occurred_at, _PHASE_OF[type(event)], event.event_id
 
 
 def deadline_key(deadline: Deadline) -> Position:
@@ -93,8 +97,7 @@ def start_of(instant: datetime) -> Position:
     return instant, -1, ""
 
 
-@dataclass(frozen=True, slots=True)
-class Stamped:
+class Stamped(NamedTuple):
     """One output with the stream instant it was decided at (its event's time, or its deadline's)."""
 
     output: Output
@@ -129,8 +132,7 @@ class Booking:
         return min(deadline_key(d) for d in self.pending)
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What one booking became, and what it emitted, in order."""
 
     booking: Booking
@@ -192,22 +194,28 @@ class Engine:
         """One event: what is due before it fires, then it is applied to its booking in its place in time."""
         here = key(event)
         before = self.position
-        changes = self._advance(start_of(event.occurred_at), lookup)
+        queue = self._queue
+        changes = self._advance(start_of(event.occurred_at), lookup) if queue and queue[0][0] < here else []
+        if before is None or here > before:
+            self.position = here
         if not isinstance(event, ev.BookingEvent):
-            self._move(here)
             return changes
-        touched = {c.booking.case.booking_id: c for c in changes}
-        prior = touched.get(event.booking_id)
+        prior = None
+        for c in changes:
+            if c.booking.case.booking_id == event.booking_id:
+                prior = c
         booking = prior.booking if prior else lookup(event.booking_id) or self.new_booking(event.booking_id)
-        change = self._apply(booking, event, before)
-        self._move(here)
+        change = self._apply(booking, event, here, before)
         if change is None:
             return changes
         if prior is not None:
             changes.remove(prior)
             change = Change(change.booking, prior.outputs + change.outputs, change.late)
-        self._enqueue(change.booking)
-        return [*changes, change]
+        if change.booking.pending or change.booking.settle_at or booking.pending or booking.settle_at:
+            if change.booking.wake() != booking.wake():  # the queue holds the old wake already; it goes stale
+                self._enqueue(change.booking)
+        changes.append(change)
+        return changes
 
     def _move(self, position: Position) -> None:
         if self.position is None or position > self.position:
@@ -219,6 +227,9 @@ class Engine:
             heapq.heappush(self._queue, (wake, next(self._seq), booking.case.booking_id))
 
     def _advance(self, bound: Position, lookup: Lookup) -> list[Change]:
+        if not self._queue or self._queue[0][0] > bound:
+            self._move(bound)
+            return []
         changes: dict[str, Change] = {}
         while self._queue and self._queue[0][0] <= bound:
             wake, _, booking_id = heapq.heappop(self._queue)
@@ -236,10 +247,11 @@ class Engine:
         self._move(bound)
         return list(changes.values())
 
-    def _apply(self, booking: Booking, event: ev.BookingEvent, before: Position | None) -> Change | None:
-        if any(e.event_id == event.event_id for e in booking.events):
-            return None  # a duplicate changes nothing
-        here = key(event)
+    def _apply(self, booking: Booking, event: ev.BookingEvent, here: Position,
+               before: Position | None) -> Change | None:
+        if event.event_id in booking.case.seen or (booking.settle_at is not None and any(
+                e.event_id == event.event_id for e in booking.events)):
+            return None  # a duplicate changes nothing (events kept while catching up are not in the case yet)
         behind = self.settle > _ZERO and before is not None and before[0] - event.occurred_at > self.settle
         if behind and (booking.settle_at is not None or not booking.live):  # nothing sent yet: catch up first
             assert before is not None
@@ -252,30 +264,45 @@ class Engine:
         if booking.through is not None and here <= booking.through:
             return self._decide_again(evolve(booking, events=_insert(booking.events, event)),
                                       max(bound, booking.through), event)
-        booking, outputs = self._run(booking, event, [])
-        booking, outputs = self._fire(booking, bound, outputs)  # and what the partition's time has passed
+        booking, outputs = self._run(booking, event, [], here)
+        if booking.pending and bound > here:
+            booking, outputs = self._fire(booking, bound, outputs)  # and what the partition's time has passed
         return Change(booking, tuple(outputs))
 
     def _caught_up_by(self, booking: Booking) -> ev.BookingEvent:
         return next((e for e in booking.events if e.event_id == booking.caught_up_by), booking.events[-1])
 
-    def _run(self, booking: Booking, event: ev.BookingEvent, outputs: list[Stamped]) -> tuple[Booking, list]:
+    def _run(self, booking: Booking, event: ev.BookingEvent, outputs: list[Stamped],
+             here: Position | None = None) -> tuple[Booking, list]:
         """The booking's deadlines before the event, the event, and what it set that is due at once."""
-        here = key(event)
-        booking, outputs = self._fire(booking, here, outputs)
-        booking, outputs = self._step(booking, event, outputs)
-        return self._fire(booking, here, outputs)
-
-    def _step(self, booking: Booking, event: ev.BookingEvent, outputs: list[Stamped]) -> tuple[Booking, list]:
-        step = cases.apply(self.book, booking.case, event)
-        if step.case.left_custody and not booking.case.left_custody and booking.case.release_deadline:
-            booking = evolve(booking, departed=(event.occurred_at, booking.case.release_deadline))
-        outputs += [Stamped(o, event.occurred_at) for o in step.outputs]
-        booking = evolve(booking, case=step.case, events=_insert(booking.events, event),
-                         live=booking.live + _ids(step.outputs),
-                         pending=_pending(step.case, booking.pending + step.deadlines),
-                         through=max(booking.through, key(event)) if booking.through else key(event))
+        here = here or key(event)
+        if booking.pending:
+            booking, outputs = self._fire(booking, here, outputs)
+        booking, outputs = self._step(booking, event, outputs, here)
+        if booking.pending:
+            booking, outputs = self._fire(booking, here, outputs)
         return booking, outputs
+
+    def _step(self, booking: Booking, event: ev.BookingEvent, outputs: list[Stamped],
+              here: Position) -> tuple[Booking, list]:
+        before = booking.case
+        step = cases.apply(self.book, before, event)
+        case = step.case
+        new = object.__new__(Booking)
+        state = new.__dict__
+        state.update(booking.__dict__)
+        # in its place: after everything the booking has taken (a late event goes through _decide_again, in order)
+        state["case"], state["events"] = case, (*booking.events, event)
+        state["through"] = here if booking.through is None or here > booking.through else booking.through
+        if step.outputs:
+            at = event.occurred_at
+            outputs += [Stamped(o, at) for o in step.outputs]
+            state["live"] = booking.live + _ids(step.outputs)
+        if step.deadlines or case.generation != before.generation or case.left_custody != before.left_custody:
+            state["pending"] = _pending(case, booking.pending + step.deadlines)
+        if case.left_custody and not before.left_custody and before.release_deadline:
+            state["departed"] = (event.occurred_at, before.release_deadline)
+        return new, outputs
 
     def _fire(self, booking: Booking, bound: Position, outputs: list[Stamped]) -> tuple[Booking, list[Stamped]]:
         """Fire, in order, the booking's deadlines at or before `bound` (no deadline sits at an event's place)."""
@@ -321,7 +348,7 @@ _ZERO = timedelta(0)
 
 
 def _insert(events: tuple[ev.BookingEvent, ...], event: ev.BookingEvent) -> tuple[ev.BookingEvent, ...]:
-    """The events with one more, in the engine's order (almost always at the end)."""
+    """The events with one more, in the engine's order."""
     if not events or key(events[-1]) < key(event):
         return (*events, event)
     return tuple(order((*events, event)))
