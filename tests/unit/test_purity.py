@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 STREAMS = Path(__file__).parents[2] / "streams"
-CORE = ["law", "cases", "clets.py", "decisions.py", "events.py"]
+CORE = ["law", "cases", "clets.py", "decisions.py", "events.py", "engine.py"]
 FORBIDDEN_MODULES = ("faust", "kafka", "aiokafka", "asyncio", "prometheus_client", "mode", "socket", "time")
 FORBIDDEN_CALLS = ("now", "utcnow", "today", "time", "monotonic", "perf_counter")
 
