@@ -485,7 +485,7 @@ def _seconds(timestamp_ms: int | None) -> float | None:
 
 
 def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) -> None:
-    """After a partition is assigned (and its table restored), rebuild its deadline heap from the table."""
+    """After a partition is assigned (and its table restored), rebuild its engine's queue from the table."""
     if work.has_partition(partition):
         return
     pending = work.load_partition(partition, _partition_items(table, partition, partitions))

@@ -493,8 +493,9 @@ def _watch(args: argparse.Namespace, settings: Settings) -> int:
 def _decide_parser(sub: Any) -> None:
     p = sub.add_parser(
         "decide", help="run the decision core over JSON-lines events, no broker needed",
-        description="Read the JSON-lines events that `produce` takes, order them by event time, apply the law in "
-                    "force at each instant, fire deadlines by stream time (and at the end up to --until), and write "
+        description="Read the JSON-lines events that `produce` takes, order them as the engine does (by instant, "
+                    "then by legal meaning, then by id), apply the law in force at each instant, fire deadlines as "
+                    "time advances (and at the end up to --until), and write "
                     "every output as one JSON line to stdout. Bad lines are reported on stderr with their numbers "
                     "and do not stop the run (exit 1 when there were any).")
     p.add_argument("file", help="JSON-lines events, or - for standard input")
