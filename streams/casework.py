@@ -11,19 +11,24 @@ tolerance is a dead letter: one wrong clock must never move anyone's deadlines.
 from __future__ import annotations
 
 import pickle
-import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import zstandard
+
 from streams import cases, engine
 from streams import events as ev
+from streams.cases.state import evolve
 from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers
 from streams.decisions import Output
 from streams.law.rulebook import RuleBook
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+#: bookings kept decoded per partition, the most recently used: a live booking's next event skips decoding its state
+CACHED_PER_PARTITION = 5_000
 HOUR = timedelta(hours=1)
 #: how far past the worker's wall clock an event may be and still be taken (clocks drift; jail systems stamp late)
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -77,22 +82,90 @@ class Gauges:
     releases_overdue: int = 0
 
 
+_COMPRESS = zstandard.ZstdCompressor(level=1)
+_DECOMPRESS = zstandard.ZstdDecompressor()
+#: a booking's events and facts do not change, while its state is written at each of its events: each is pickled
+#: once and its bytes kept while it is in use, rather than pickled again at every later event
+_PACKED_LIMIT = 200_000
+
+
+class _Packed:
+    """The pickled bytes of values, by identity (the values are kept, so an id is never reused while held)."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Any, bytes]] = {}
+
+    def of(self, value: Any) -> bytes:
+        held = self._items.get(id(value))
+        if held is not None and held[0] is value:
+            return held[1]
+        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.hold(value, blob)
+        return blob
+
+    def hold(self, value: Any, blob: bytes) -> Any:
+        if len(self._items) >= _PACKED_LIMIT:
+            self._items.clear()
+        self._items[id(value)] = (value, blob)
+        return value
+
+    def unpack(self, blob: bytes) -> Any:
+        return self.hold(pickle.loads(blob), blob)  # noqa: S301 - our own table, written only by dump()
+
+
+_PACKED = _Packed()
+
+
 def dump(booking: engine.Booking) -> bytes:
-    """A booking's engine state as table bytes (compressed: a booking's events repeat ids and instants)."""
-    return zlib.compress(pickle.dumps((STATE_VERSION, booking), protocol=pickle.HIGHEST_PROTOCOL), 1)
+    """A booking's engine state as table bytes.
+
+    One byte of version, then the pickled booking, Zstandard-compressed (a booking's events repeat ids and
+    instants); its events and facts are pickled apart, each once while it is in use.
+    """
+    case = booking.case
+    rest = evolve(booking, case=evolve(case, facts=None), events=())
+    state = (rest, _PACKED.of(case.facts), tuple(_PACKED.of(e) for e in booking.events))
+    return bytes((STATE_VERSION,)) + _COMPRESS.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load(raw: bytes) -> engine.Booking:
     """The inverse of dump."""
-    try:
-        version, booking = pickle.loads(zlib.decompress(raw))  # noqa: S301 - our own table, written only by dump()
-    except zlib.error:
-        version = "1 or unknown"
+    version = raw[0] if raw else None
     if version != STATE_VERSION:
-        raise ValueError(f"case state version {version} is not {STATE_VERSION}: this worker cannot read the cases "
+        # versions 1 and 2 were zlib streams, whose first byte is 0x78
+        shown = "1 or 2" if version == 0x78 else version
+        raise ValueError(f"case state version {shown} is not {STATE_VERSION}: this worker cannot read the cases "
                          "table of an older release; rebuild it from the input topics (a new DT_TOPIC_PREFIX, or "
                          "the case processor's group and changelog deleted)")
-    return booking
+    rest, facts, events = pickle.loads(_DECOMPRESS.decompress(raw[1:]))  # noqa: S301 - our own table (dump())
+    return evolve(rest, case=evolve(rest.case, facts=_PACKED.unpack(facts)),
+                  events=tuple(_PACKED.unpack(e) for e in events))
+
+
+class _Decoded:
+    """The bookings of one partition most recently read or written, decoded, each with the bytes it came from.
+
+    One is used only while the store still holds exactly those bytes, so it can never be staler than the store.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, tuple[bytes, engine.Booking]] = OrderedDict()
+
+    def get(self, key: bytes, raw: bytes) -> engine.Booking:
+        held = self._items.get(key)
+        if held is not None and (held[0] is raw or held[0] == raw):
+            self._items.move_to_end(key)
+            return held[1]
+        booking = load(raw)
+        self.put(key, raw, booking)
+        return booking
+
+    def put(self, key: bytes, raw: bytes, booking: engine.Booking) -> None:
+        self._items[key] = (raw, booking)
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 class CaseWork:
@@ -105,6 +178,7 @@ class CaseWork:
         self.settle, self.future_tolerance = settle, future_tolerance
         self._engines: dict[int, engine.Engine] = {}
         self._standing: dict[int, dict[str, Standing]] = {}
+        self._decoded: dict[int, _Decoded] = {}
 
     @property
     def stream_time(self) -> dict[int, datetime]:
@@ -116,6 +190,7 @@ class CaseWork:
         for p in partitions:
             self._engines.pop(p, None)
             self._standing.pop(p, None)
+            self._decoded.pop(p, None)
 
     def partitions_owned(self) -> int:
         """How many partitions' queues are loaded."""
@@ -194,9 +269,12 @@ class CaseWork:
         return result
 
     def _step(self, store: Store, p: int, event: ev.Event, result: Result) -> None:
+        decoded = self._decoded_of(p)
+
         def lookup(booking_id: str) -> engine.Booking | None:
-            raw = result.writes.get(booking_id.encode()) or store.get(booking_id.encode())
-            return load(raw) if raw is not None else None
+            key = booking_id.encode()
+            raw = result.writes.get(key) or store.get(key)
+            return decoded.get(key, raw) if raw is not None else None
 
         work = self._engine(p)
         changes = work.tick(event.occurred_at, lookup) if isinstance(event, ev.ClockTicked) else work.take(event,
@@ -218,7 +296,14 @@ class CaseWork:
             result.decided.append(stamped.at)
             if stamped.fired:
                 result.fired.append(stamped.output)
-        result.writes[case.booking_id.encode()] = dump(change.booking)
+        key, raw = case.booking_id.encode(), dump(change.booking)
+        result.writes[key] = raw
+        self._decoded_of(p).put(key, raw, change.booking)
+
+    def _decoded_of(self, p: int) -> _Decoded:
+        if p not in self._decoded:
+            self._decoded[p] = _Decoded(CACHED_PER_PARTITION)
+        return self._decoded[p]
 
 
 def _departs(event: ev.Event | None, booking: engine.Booking) -> bool:

@@ -9,6 +9,7 @@ byte-identical output; at the end, deadlines up to `until` fire.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -95,17 +96,32 @@ class Processor:
         return self.engine.queued()
 
 
+#: events between two moves of a run's long-lived state out of the cyclic collector's sight
+FREEZE_EVERY = 10_000
+
+
 def order_by_event_time(events: Iterable[ev.Event]) -> list[ev.Event]:
     """Events in the engine's order (by instant, then by meaning, then by id)."""
     return engine.order(events)
 
 
 def run(processor: Processor, events: Iterable[ev.Event], until: datetime | None = None) -> Iterator[Emitted]:
-    """Every output of the events, in order, then of the deadlines up to `until`."""
-    for event in order_by_event_time(events):
-        yield from processor.process(event)
-    if until is not None:
-        yield from processor.advance(until)
+    """Every output of the events, in order, then of the deadlines up to `until`.
+
+    What a run keeps (every booking's events and state) lives until the run ends and holds no reference cycle, so
+    every `FREEZE_EVERY` events what has survived is moved out of the cyclic collector's sight (`gc.freeze`), and
+    given back to it at the end: otherwise each full collection walks all of it again, a third of the run's time
+    on a large file. Memory is still freed by reference counting as bookings change.
+    """
+    try:
+        for n, event in enumerate(order_by_event_time(events)):
+            if n % FREEZE_EVERY == 0:
+                gc.freeze()
+            yield from processor.process(event)
+        if until is not None:
+            yield from processor.advance(until)
+    finally:
+        gc.unfreeze()
 
 
 def render(emitted: Emitted) -> dict[str, Any]:
