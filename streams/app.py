@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -157,7 +158,8 @@ def create_app(settings: Settings) -> faust.App:
     topics = Topics(settings)
     codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
     work = CaseWork(rulebook.load(), codec, settings.source, settle=timedelta(seconds=settings.settle),
-                    future_tolerance=timedelta(seconds=settings.future_tolerance))
+                    future_tolerance=timedelta(seconds=settings.future_tolerance), earliest=settings.earliest,
+                    partitions=settings.partitions)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
@@ -203,7 +205,8 @@ def create_app(settings: Settings) -> faust.App:
     topic_ids = {t.name: t.spec.id for t in topics}
 
     stalls = add_watchdog(app, names, metrics)
-    output_topics = [topics.name(t) for t in CASE_OUTPUTS]
+    # the dead letters too: each has an id from its source coordinates, so one is not written twice after a crash
+    output_topics = [topics.name(t) for t in (*CASE_OUTPUTS, "deadletter")]
     recent = RecentOutputs(settings.kafka_client_config(), output_topics)
 
     def unsent(result: Result, partition: int) -> list[Encoded]:
@@ -222,8 +225,7 @@ def create_app(settings: Settings) -> faust.App:
         if delivered.cancelled() or delivered.exception() is None:
             return
         # an output or a state that Kafka did not take: stop, so that the input is read again from the last commit
-        log.error("a write was not delivered: %r; the worker stops", delivered.exception())
-        asyncio.ensure_future(app.crash(delivered.exception()))
+        stop_uncommitted(f"a write was not delivered: {delivered.exception()!r}")
 
     changelog = table.changelog_topic.get_topic_name()
 
@@ -264,18 +266,25 @@ def create_app(settings: Settings) -> faust.App:
                 log.info("partition %d: %d output id(s) on the outputs' recent tail", msg.partition, found)
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
+            # never raises: whatever is wrong with the message or its deciding makes a dead letter
             result = work.handle(table, where, event.key, event.value, event.headers, datetime.now(UTC))
-            if app.in_transaction:
-                for message in unsent(result, msg.partition):
-                    send(message, msg.partition)
-                for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
-                    table[key] = state
-            else:
-                await write_now(result, msg.partition)
+            try:
+                if app.in_transaction:
+                    for message in unsent(result, msg.partition):
+                        send(message, msg.partition)
+                    for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
+                        table[key] = state
+                else:
+                    await write_now(result, msg.partition)
+            except Exception as exc:  # noqa: BLE001 - Kafka or the disk: only these stop the worker
+                stop_uncommitted(f"partition {msg.partition} offset {msg.offset}: its writes failed: {exc!r}")
             stalls.progressed(msg.tp, msg.offset, time.monotonic())
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
-            metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
-            _count_lag(app, metrics, msg, topic_ids)
+            try:
+                metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
+                _count_lag(app, metrics, msg, topic_ids)
+            except Exception:  # noqa: BLE001 - a metric never stops a decision
+                log.exception("metrics of partition %d offset %d", msg.partition, msg.offset)
 
     @app.timer(GAUGE_SECONDS, name="case-gauges")
     async def gauges() -> None:
@@ -469,14 +478,36 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
             if ruling is not None and ruling.rule_id == clets.UNKNOWN_AGENCY and await reader.catch_up():
                 # the agency may have been registered after this worker last read the registry
                 result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
-            for message in result.messages:
-                if recent.already_sent(msg.partition, message):
-                    metrics.repeats_suppressed.inc()
-                    continue
-                outputs[message.topic].send_soon(key=message.key, value=message.value, partition=msg.partition,
-                                                  headers=message.headers, timestamp=_seconds(message.timestamp_ms))
+            try:
+                for message in result.messages:
+                    if recent.already_sent(msg.partition, message):
+                        metrics.repeats_suppressed.inc()
+                        continue
+                    outputs[message.topic].send_soon(key=message.key, value=message.value,
+                                                      partition=msg.partition, headers=message.headers,
+                                                      timestamp=_seconds(message.timestamp_ms))
+            except Exception as exc:  # noqa: BLE001 - Kafka: only it stops the worker
+                stop_uncommitted(f"CLETS query at partition {msg.partition} offset {msg.offset}: {exc!r}")
             metrics.gate_step(result, ruling)
             _count_lag(app, metrics, msg, topic_ids)
+
+
+#: the worker's exit status when Kafka or the disk failed under it: a supervisor restarts it, and it resumes from the
+#: last committed offsets
+EXIT_INFRASTRUCTURE = 75
+
+
+def stop_uncommitted(why: str) -> None:
+    """Exit at once, committing nothing more: the input whose writes failed is read again by the next start.
+
+    A graceful stop would commit the offsets of what was handed to the agent, the failed input's among them, and
+    the input would be lost without a trace; the offsets committed so far are all of inputs whose outputs and states
+    are in Kafka (`OrderedWrites.drain` runs before every commit), so nothing is lost by not stopping gracefully.
+    """
+    log.critical("%s; the worker exits without committing (status %d) and resumes from its last commit when "
+                 "restarted", why, EXIT_INFRASTRUCTURE)
+    logging.shutdown()
+    os._exit(EXIT_INFRASTRUCTURE)
 
 
 def _seconds(timestamp_ms: int | None) -> float | None:

@@ -10,19 +10,21 @@ tolerance is a dead letter: one wrong clock must never move anyone's deadlines.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import zstandard
+from kafka.partitioner.default import murmur2
 
-from streams import cases, engine
+from streams import admission, cases, engine
 from streams import events as ev
 from streams.cases.state import evolve
-from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers
+from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers, headers_dict
 from streams.decisions import Output
 from streams.law.rulebook import RuleBook
 
@@ -32,6 +34,11 @@ CACHED_PER_PARTITION = 5_000
 HOUR = timedelta(hours=1)
 #: how far past the worker's wall clock an event may be and still be taken (clocks drift; jail systems stamp late)
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: the earliest occurred_at taken (DT_EARLIEST_EVENT's default)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+#: the largest output message sent; the broker's default limit is 1 MiB
+MAX_OUTPUT_BYTES = 512 * 1024
+log = logging.getLogger(__name__)
 Store = MutableMapping[bytes, Any]
 
 
@@ -56,6 +63,8 @@ class Result:
     left_late: dict[str, bool] = field(default_factory=dict)
     #: bookings decided again because a late event sorted before what had been decided
     redecided: list[str] = field(default_factory=list)
+    #: bookings an event or deadline of which could not be decided, and why (each has a review output)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +181,16 @@ class CaseWork:
     """The engines and case standings of the partitions this worker owns."""
 
     def __init__(self, book: RuleBook, codec: Codec, source: str, state: str = "CA",
-                 settle: timedelta = engine.SETTLE, future_tolerance: timedelta = FUTURE_TOLERANCE) -> None:
-        """Bind the rule book, the codec, the name written into dead letters and the engine's settings."""
+                 settle: timedelta = engine.SETTLE, future_tolerance: timedelta = FUTURE_TOLERANCE,
+                 earliest: datetime = EARLIEST, partitions: int | None = None) -> None:
+        """Bind the rule book, the codec, the name written into dead letters and the engine's settings.
+
+        `partitions`, when given, is the case topics' partition count: an event on another partition than its
+        key's is refused.
+        """
         self.book, self.codec, self.source, self.state = book, codec, source, state
-        self.settle, self.future_tolerance = settle, future_tolerance
+        self.settle, self.future_tolerance, self.earliest = settle, future_tolerance, earliest
+        self.partitions = partitions
         self._engines: dict[int, engine.Engine] = {}
         self._standing: dict[int, dict[str, Standing]] = {}
         self._decoded: dict[int, _Decoded] = {}
@@ -244,29 +259,93 @@ class CaseWork:
 
     def handle(self, store: Store, coordinates: Coordinates, key: bytes | None, value: bytes | None,
                headers: Headers, now: datetime) -> Result:
-        """One message: decode, take it in its place in time, encode the outputs (decided at `now`).
+        """One message: admit it, take it in its place in time, encode the outputs (decided at `now`). Never raises.
 
-        A message that cannot be read, or that claims to come from beyond `now` plus the tolerance, becomes a
-        dead letter. The store is only read: the new states are in `Result.writes`, for the caller to store
-        after it has sent the outputs, so that a crash can repeat an output but never record a state whose
-        outputs were not sent.
+        A message that cannot be read, that is larger than an event can be, whose key is not its booking, whose
+        instants lie outside what history and the clock allow (`streams.admission`) becomes a dead letter. So does
+        one whose deciding failed, in the engine or here: its booking gets a review decision, and this step
+        changes nothing else (the engine's queue is as before it). The store is only read: the new states are in
+        `Result.writes`, for the caller to store after it has sent the outputs, so that a crash can repeat an
+        output but never record a state whose outputs were not sent.
         """
-        decoded = self.codec.decode(value, headers, coordinates, key)
-        if not isinstance(decoded, DeadLetter):
-            event = ev.from_record(decoded.type_name, decoded.record)
-            if event.occurred_at > now + self.future_tolerance:
-                decoded = DeadLetter("FUTURE_EVENT", f"occurred_at {event.occurred_at.isoformat()} is later than the "
-                                     f"worker's clock {now.isoformat()} plus {self.future_tolerance}; a clock this "
-                                     "far ahead would move deadlines", coordinates, key, value,
-                                     dict(_pairs(headers)), f"{decoded.type_name} v{decoded.version}")
-        if isinstance(decoded, DeadLetter):
-            record = decoded.to_record(self.source, now)
-            return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
-        result = Result(event_type=decoded.type_name, event=event)
-        self._step(store, coordinates.partition, event, result)
-        for output, at in zip(result.outputs, result.decided, strict=True):
-            result.messages.append(self.codec.encode(output.type_name, output.to_record(now), False, at))
+        p, booking_id, took = coordinates.partition, None, False
+        try:
+            admission.check_size(value)
+            decoded = self.codec.decode(value, headers, coordinates, key)
+            if isinstance(decoded, DeadLetter):
+                return self._dead(decoded, now)
+            record = decoded.record
+            booking_id = record.get("booking_id") if isinstance(record.get("booking_id"), str) else None
+            self._check_partition(coordinates.topic, key, p)
+            admission.TimeWindow.around(now, self.earliest, self.future_tolerance).check(record)
+            admission.check_fields(record)
+            event = ev.from_record(decoded.type_name, record)
+            result = Result(event_type=decoded.type_name, event=event)
+            took = True
+            self._step(store, p, event, result)
+            for output, at in zip(result.outputs, result.decided, strict=True):
+                message = self.codec.encode(output.type_name, output.to_record(now), False, at)
+                if len(message.value) > MAX_OUTPUT_BYTES:
+                    raise ValueError(f"{output.type_name} {output.output_id} would be {len(message.value):,} bytes, "
+                                     f"more than the {MAX_OUTPUT_BYTES:,} an output may be")
+                result.messages.append(message)
+            failed = result.failed.get(booking_id) if booking_id and isinstance(event, ev.BookingEvent) else None
+            if failed is not None:
+                result.dead_letter = letter_for("PROCESSING_FAILED", f"{decoded.type_name} could not be decided: "
+                                                  f"{failed}; its booking is marked for review", coordinates, key,
+                                                  value, headers, booking_id)
+                result.messages.append(self._encode_dead(result.dead_letter, now))
+            return result
+        except admission.Refused as refused:
+            return self._dead(letter_for(refused.code, refused.reason, coordinates, key, value, headers,
+                                           booking_id), now)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the input is kept and the partition goes on
+            if took:
+                self._engine(p).undo()
+            return self._failed_step(store, p, exc, coordinates, key, value, headers, booking_id, now)
+
+    def _failed_step(self, store: Store, p: int, exc: Exception, coordinates: Coordinates, key: bytes | None,
+                     value: bytes | None, headers: Headers, booking_id: str | None, now: datetime) -> Result:
+        """A dead letter for an input whose deciding failed outside the engine, and its booking's review."""
+        why = f"{type(exc).__name__}: {exc}"
+        letter = letter_for("PROCESSING_FAILED", f"the message could not be decided ({why})"
+                              + ("; its booking is marked for review" if booking_id else ""), coordinates, key,
+                              value, headers, booking_id)
+        result = self._dead(letter, now)
+        if booking_id is None:
+            return result
+        try:
+            raw = store.get(booking_id.encode())
+            booking = load(raw) if raw is not None else self._engine(p).new_booking(booking_id)
+            at = min(now, booking.through[0]) if booking.through else now
+            review = self._engine(p).review(booking, at, f"the message at {coordinates.topic}:{p}:"
+                                            f"{coordinates.offset}", (), exc)
+            result.messages.insert(0, self.codec.encode(review.type_name, review.to_record(now), False, at))
+            result.outputs.append(review)
+            result.decided.append(at)
+        except Exception:  # noqa: BLE001 - the dead letter alone still keeps the input
+            log.exception("no review output for booking %s", booking_id)
         return result
+
+    def _check_partition(self, topic: str, key: bytes | None, partition: int) -> None:
+        """An event on another partition than its booking's is refused: its booking's case would never see it.
+
+        (The clock's ticks are written to each partition by number, whatever their key.)
+        """
+        spec = self.codec.topics.by_name(topic)
+        if self.partitions and key is not None and spec is not None and spec.spec.key_field == "booking_id":
+            expected = (murmur2(key) & 0x7FFFFFFF) % self.partitions
+            if expected != partition:
+                raise admission.Refused("KEY_MISMATCH", f"the message is on partition {partition}, but its key "
+                                                        f"belongs on partition {expected} of {self.partitions}: "
+                                                        "its booking's case would never see it")
+
+    def _encode_dead(self, letter: DeadLetter, now: datetime) -> Encoded:
+        return self.codec.encode("DeadLetter", letter.to_record(self.source, now), validate=False)
+
+    def _dead(self, letter: DeadLetter, now: datetime) -> Result:
+        return dead_letter_result(self.codec, self.source, letter, now)
+
 
     def _step(self, store: Store, p: int, event: ev.Event, result: Result) -> None:
         decoded = self._decoded_of(p)
@@ -286,6 +365,9 @@ class CaseWork:
         case = change.booking.case
         self._standing.setdefault(p, {})[case.booking_id] = Standing.of(case)
         result.counties[case.booking_id] = case.facts.county or "unknown"
+        if change.failed is not None:
+            result.failed[case.booking_id] = change.failed
+            log.error("booking %s: %s; a review decision is sent", case.booking_id, change.failed)
         if change.late is not None:
             result.redecided.append(case.booking_id)
         elif change.booking.departed and _departs(result.event, change.booking):
@@ -306,14 +388,18 @@ class CaseWork:
         return self._decoded[p]
 
 
+def dead_letter_result(codec: Codec, source: str, letter: DeadLetter, now: datetime) -> Result:
+    """A step whose only message is a dead letter."""
+    return Result([codec.encode("DeadLetter", letter.to_record(source, now), validate=False)], dead_letter=letter)
+
+
+def letter_for(code: str, reason: str, coordinates: Coordinates, key: bytes | None, value: bytes | None,
+               headers: Headers, booking_id: str | None = None) -> DeadLetter:
+    """A dead letter for a message refused after it was decoded."""
+    return DeadLetter(code, reason, coordinates, key, value, headers_dict(headers), None, booking_id)
+
 def _departs(event: ev.Event | None, booking: engine.Booking) -> bool:
     """True when the event is the one by which the booking left custody."""
     case = booking.case
     return (isinstance(event, ev.Released | ev.Transferred) and case.left_custody is not None
             and case.left_custody[1] == event.event_id)
-
-
-def _pairs(headers: Headers) -> Iterable[tuple[str, bytes]]:
-    if headers is None:
-        return ()
-    return headers.items() if isinstance(headers, dict) else headers

@@ -319,7 +319,8 @@ def _produce_parser(sub: Any) -> None:
 
 
 def _produce(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.produce import EventProducer, TimeWindow, produce_file
+    from streams.admission import TimeWindow
+    from streams.produce import EventProducer, produce_file
 
     codec = _codec(settings)
     stream = sys.stdin if args.file == "-" else _open(args.file)

@@ -1,8 +1,10 @@
 """Avro encoding and decoding of every event, with bad input kept as a dead letter instead of an exception.
 
-On the wire a message is Avro binary (schemaless, fastavro) with two headers: `dt-type`, the event type, and
-`dt-version`, the writer's schema version. A reader decodes with that writer schema and resolves into the
-newest schema of the type, so data written today stays readable after the schemas evolve.
+On the wire a message is Avro binary (schemaless, fastavro) with headers: `dt-type`, the event type,
+`dt-version`, the writer's schema version, and `dt-schema`, the writer schema's CRC-64-AVRO fingerprint. A reader
+decodes with that writer schema and resolves into the newest schema of the type, so data written today stays
+readable after the schemas evolve. Avro carries no type tag, so one type's bytes can decode as another's; the
+fingerprint, checked when present, tells a payload from a mislabelled one.
 
 `Codec.decode` never raises on bad input: it returns a `Decoded` event or a `DeadLetter` holding the raw
 bytes, the reason and the source topic, partition and offset.
@@ -10,6 +12,7 @@ bytes, the reason and the source topic, partition and offset.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +28,11 @@ from streams.topics import Topics
 
 HEADER_TYPE = "dt-type"
 HEADER_VERSION = "dt-version"
+HEADER_SCHEMA = "dt-schema"
 HEADER_OUTPUT_ID = "dt-output-id"
+#: what a dead letter keeps of the message it holds: its first bytes (the whole stays at its source coordinates)
+DEAD_LETTER_KEEP = 64 * 1024
+DEAD_LETTER_HEADERS, DEAD_LETTER_HEADER_KEEP, DEAD_LETTER_REASON_KEEP = 32, 1024, 2000
 #: on a correction: the output ids it withdraws, comma-separated, so a restarted worker reads them unparsed
 HEADER_SUPERSEDES = "dt-supersedes"
 
@@ -64,25 +71,48 @@ class DeadLetter:
     headers: dict[str, bytes] = field(default_factory=dict)
     schema_tried: str | None = None
 
+    booking_id: str | None = None
+
     def to_record(self, source: str, rejected_at: datetime) -> dict[str, Any]:
-        """The record for the dead-letter topic; its event_id is derived from the source coordinates."""
+        """The record for the dead-letter topic; its event_id is derived from the source coordinates.
+
+        However large or odd the message, the record stays small: the value, key, headers and reason are kept
+        up to limits, with the whole value's size and SHA-256.
+        """
         c = self.coordinates
         return {
-            "event_id": f"deadletter:{c.topic}:{c.partition}:{c.offset}",
+            "event_id": dead_letter_id(c),
             "occurred_at": rejected_at,
             "source": source,
             "source_topic": c.topic,
             "source_partition": c.partition,
             "source_offset": c.offset,
-            "source_timestamp": (datetime.fromtimestamp(c.timestamp_ms / 1000, UTC)
-                                 if c.timestamp_ms is not None else None),
-            "key": self.key,
-            "value": self.value,
-            "headers": dict(self.headers),
+            "source_timestamp": _instant_or_none(c.timestamp_ms),
+            "key": self.key[:DEAD_LETTER_HEADER_KEEP] if self.key is not None else None,
+            "value": self.value[:DEAD_LETTER_KEEP] if self.value is not None else None,
+            "value_size": len(self.value) if self.value is not None else None,
+            "value_sha256": hashlib.sha256(self.value).hexdigest() if self.value is not None else None,
+            "headers": {str(k)[:200]: v[:DEAD_LETTER_HEADER_KEEP]
+                        for k, v in list(self.headers.items())[:DEAD_LETTER_HEADERS]},
             "reason_code": self.reason_code,
-            "reason": self.reason,
+            "reason": self.reason[:DEAD_LETTER_REASON_KEEP],
             "schema_tried": self.schema_tried,
+            "booking_id": self.booking_id[:DEAD_LETTER_HEADER_KEEP] if self.booking_id else None,
         }
+
+
+def dead_letter_id(coordinates: Coordinates) -> str:
+    """A dead letter's id: one per source message, so a dead letter written again after a crash is recognised."""
+    return f"deadletter:{coordinates.topic}:{coordinates.partition}:{coordinates.offset}"
+
+
+def _instant_or_none(timestamp_ms: int | None) -> datetime | None:
+    if timestamp_ms is None or timestamp_ms < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -147,9 +177,12 @@ class Codec:
             raise EventValidationError(f"{type_name}: cannot encode: {exc}") from exc
         key_field = topic.spec.key_field
         key = str(record[key_field]).encode() if key_field else None
-        headers = [(HEADER_TYPE, type_name.encode()), (HEADER_VERSION, str(schema.version).encode())]
-        if record.get("output_id"):  # outputs: consumers (and a restarted worker) tell repeats apart unread
-            headers.append((HEADER_OUTPUT_ID, str(record["output_id"]).encode()))
+        headers = [(HEADER_TYPE, type_name.encode()), (HEADER_VERSION, str(schema.version).encode()),
+                   (HEADER_SCHEMA, schema.fingerprint.encode())]
+        # outputs and dead letters: consumers (and a restarted worker) tell repeats apart unread
+        output_id = record.get("output_id") or (record.get("event_id") if type_name == "DeadLetter" else None)
+        if output_id:
+            headers.append((HEADER_OUTPUT_ID, str(output_id).encode()))
         if record.get("supersedes"):
             headers.append((HEADER_SUPERSEDES, ",".join(record["supersedes"]).encode()))
         stamp = at or record.get("occurred_at")
@@ -161,7 +194,7 @@ class Codec:
     def decode(self, value: bytes | None, headers: Headers, coordinates: Coordinates,
                key: bytes | None = None) -> Decoded | DeadLetter:
         """Decode one raw message; any problem yields a DeadLetter with the reason and coordinates."""
-        hdrs = _headers_dict(headers)
+        hdrs = headers_dict(headers)
         try:
             return self._decode(value, hdrs, coordinates, key)
         except _Rejected as rej:
@@ -178,6 +211,11 @@ class Codec:
             known = self.registry.latest(type_name).version
             raise _Rejected("UNKNOWN_SCHEMA_VERSION",
                             f"{type_name} has no schema version {version} (known: 1..{known})")
+        fingerprint = hdrs.get(HEADER_SCHEMA)
+        if fingerprint is not None and fingerprint != writer.fingerprint.encode():
+            raise _Rejected("TYPE_MISMATCH", f"header {HEADER_SCHEMA} is {fingerprint[:40]!r}, the fingerprint of "
+                                             f"another schema than {writer.label} ({writer.fingerprint}): the payload "
+                                             f"is not the {HEADER_TYPE} it is labelled", writer)
         topic = self.topics.by_name(coordinates.topic)
         if topic is not None and type_name not in topic.spec.event_types:
             raise _Rejected("WRONG_TOPIC", f"{type_name} does not belong on {coordinates.topic}", writer)
@@ -194,12 +232,16 @@ class Codec:
         for name in ("event_id", "output_id", key_field):
             if name and name in reader.field_names and record.get(name) in (None, ""):
                 raise _Rejected("MISSING_FIELD", f"required field {name!r} is empty", writer)
-        if key_field and key is not None and str(record.get(key_field)).encode() != key:
-            raise _Rejected("KEY_MISMATCH", f"message key {key!r} differs from the event's {key_field} "
+        if key_field and key is None:
+            raise _Rejected("KEY_MISMATCH", f"the message has no key; it must be the event's {key_field} "
+                                            f"{record.get(key_field)!r}", writer)
+        if key_field and str(record.get(key_field)).encode() != key:
+            raise _Rejected("KEY_MISMATCH", f"message key {key[:200]!r} differs from the event's {key_field} "
                                             f"{record.get(key_field)!r}", writer)
 
 
-def _headers_dict(headers: Headers) -> dict[str, bytes]:
+def headers_dict(headers: Headers) -> dict[str, bytes]:
+    """Headers as a dict of str to bytes, whatever form they came in."""
     if headers is None:
         return {}
     items = headers.items() if isinstance(headers, Mapping) else headers

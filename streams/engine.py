@@ -16,6 +16,10 @@ stream time. The contract it keeps:
   live event of it comes); then it is decided whole, up to the partition's time. So a booking loaded years late gets
   exactly `decide`'s outputs, whatever order its events arrived in, and its deadlines never fire ahead of its own
   later events.
+- **One booking's failure stops no one.** An event or a deadline that the law's code cannot decide (an instant out
+  of range, a bug) leaves its booking as it was, and gives one `REVIEW` decision with outcome `HUMAN_REVIEW` that
+  names it and why; a deadline that cannot be decided leaves nothing pending for its booking, so the review is the
+  booking's last word until a human acts. Every other booking goes on. The caller learns of it in `Change.failed`.
 - **Late events are corrected.** An event that sorts before something already decided for its booking is put
   in its place: the booking is decided again from all its events up to where it had been decided, outputs that
   no longer follow are superseded by one `Correction` naming them, the late event and the rule, and outputs that
@@ -64,6 +68,7 @@ CLOCK_PHASE = PHASE["ClockTicked"]
 SETTLE = timedelta(minutes=5)
 CORRECTION = "Correction"
 CORRECTION_RULE = "correction.late-event"
+REVIEW_RULE = "review.undecidable"
 
 #: a place in time: instant, phase at that instant, tie-break (event id, or the deadline's kind and generation)
 Position = tuple[datetime, int, str]
@@ -139,6 +144,8 @@ class Change(NamedTuple):
     outputs: tuple[Stamped, ...] = ()
     #: the event that sorted before what had been decided and made the booking be decided again
     late: ev.BookingEvent | None = None
+    #: why the event or deadline could not be decided (the booking is as it was, but for its review output)
+    failed: str | None = None
 
 
 Lookup = Callable[[str], "Booking | None"]
@@ -158,6 +165,9 @@ class Engine:
         self.position: Position | None = None
         self._queue: list[tuple[Position, int, str]] = []
         self._seq = itertools.count()
+        # what the last step took from the queue and where it started, so that `undo` can put them back
+        self._popped: list[tuple[Position, int, str]] = []
+        self._was: Position | None = None
 
     @property
     def time(self) -> datetime | None:
@@ -186,14 +196,26 @@ class Engine:
         """Entries in the queue (stale ones included)."""
         return len(self._queue)
 
+    def undo(self) -> None:
+        """Forget the last `take` or `tick`: its caller could not store what it changed.
+
+        The queue and the position are as before it; what it queued anew is stale against the stored bookings,
+        and skipped.
+        """
+        for entry in self._popped:
+            heapq.heappush(self._queue, entry)
+        self._popped, self.position = [], self._was
+
     def tick(self, at: datetime, lookup: Lookup) -> list[Change]:
         """A clock tick: instant `at` is complete; every deadline due by then that may fire fires."""
+        self._popped, self._was = [], self.position
         return self._advance(end_of(at), lookup)
 
     def take(self, event: ev.Event, lookup: Lookup) -> list[Change]:
         """One event: what is due before it fires, then it is applied to its booking in its place in time."""
         here = key(event)
-        before = self.position
+        before = self._was = self.position
+        self._popped = []
         queue = self._queue
         changes = self._advance(start_of(event.occurred_at), lookup) if queue and queue[0][0] < here else []
         if before is None or here > before:
@@ -205,7 +227,11 @@ class Engine:
             if c.booking.case.booking_id == event.booking_id:
                 prior = c
         booking = prior.booking if prior else lookup(event.booking_id) or self.new_booking(event.booking_id)
-        change = self._apply(booking, event, here, before)
+        try:
+            change = self._apply(booking, event, here, before)
+        except Exception as exc:  # noqa: BLE001 - one booking's failure must not stop its partition
+            change = self._failed(booking, event.occurred_at, f"{type(event).__name__} {event.event_id}",
+                                  (event.event_id,), exc)
         if change is None:
             return changes
         if prior is not None:
@@ -232,17 +258,24 @@ class Engine:
             return []
         changes: dict[str, Change] = {}
         while self._queue and self._queue[0][0] <= bound:
-            wake, _, booking_id = heapq.heappop(self._queue)
+            entry = heapq.heappop(self._queue)
+            self._popped.append(entry)
+            wake, _, booking_id = entry
             prior = changes.get(booking_id)
             booking = prior.booking if prior else lookup(booking_id)
             if booking is None or booking.wake() != wake:
                 continue  # the booking changed since: its current wake is queued too
-            if booking.settle_at is not None:
-                change = self._decide_again(booking, bound, self._caught_up_by(booking))
-                booking, outputs = change.booking, list(change.outputs)
-            else:
-                booking, outputs = self._fire(booking, bound, [])
-            changes[booking_id] = Change(booking, (prior.outputs if prior else ()) + tuple(outputs))
+            try:
+                if booking.settle_at is not None:
+                    change = self._decide_again(booking, bound, self._caught_up_by(booking))
+                else:
+                    change = Change(*self._fire(booking, bound, []))
+            except Exception as exc:  # noqa: BLE001 - one booking's failure must not stop its partition
+                change = self._failed(evolve(booking, pending=(), settle_at=None), wake[0],
+                                      f"the deadline due {wake[0].isoformat()}", (), exc)
+            booking = change.booking
+            changes[booking_id] = change._replace(outputs=(prior.outputs if prior else ()) + tuple(change.outputs),
+                                                  failed=change.failed or (prior.failed if prior else None))
             self._enqueue(booking)
         self._move(bound)
         return list(changes.values())
@@ -334,6 +367,23 @@ class Engine:
         if superseded:
             emitted.insert(0, Stamped(self._correction(fresh, cause, superseded), cause.occurred_at))
         return Change(fresh, tuple(emitted), cause if superseded else None)
+
+    def review(self, booking: Booking, at: datetime, what: str, evidence: tuple[str, ...], exc: Exception) -> Output:
+        """The review decision for a booking something of which could not be decided (see `Change.failed`)."""
+        return self._failed(booking, at, what, evidence, exc).outputs[0].output
+
+    def _failed(self, booking: Booking, at: datetime, what: str, evidence: tuple[str, ...],
+                exc: Exception) -> Change:
+        """The booking as it was, with a review decision saying what could not be decided and why."""
+        why = f"{type(exc).__name__}: {exc}"[:500]
+        try:
+            regime = regime_at(self.book, booking.case.facts.state, at).id
+        except Exception:  # noqa: BLE001 - an instant out of range has no regime
+            regime = "NONE"
+        review = Emitter(self.book, booking.case.booking_id).decision(
+            at, regime, "REVIEW", "HUMAN_REVIEW", REVIEW_RULE, evidence,
+            f"{what} could not be decided ({why}); nothing is permitted on it until a human has reviewed the case")
+        return Change(booking, (Stamped(review, at),), failed=why)
 
     def _correction(self, booking: Booking, late: ev.BookingEvent, superseded: tuple[str, ...]) -> Output:
         at = late.occurred_at

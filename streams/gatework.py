@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from streams import clets
+from streams import admission, clets
 from streams import events as ev
-from streams.casework import Result
+from streams.casework import Result, dead_letter_result, letter_for
 from streams.codec import Codec, Coordinates, DeadLetter, Headers
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,19 @@ class GateWork:
 
     def _decode(self, coordinates: Coordinates, key: bytes | None, value: bytes | None, headers: Headers,
                 now: datetime) -> ev.Event | Result:
-        decoded = self.codec.decode(value, headers, coordinates, key)
-        if isinstance(decoded, DeadLetter):
-            record = decoded.to_record(self.source, now)
-            return Result([self.codec.encode("DeadLetter", record, validate=False)], dead_letter=decoded)
-        return ev.from_record(decoded.type_name, decoded.record)
+        try:
+            admission.check_size(value)
+            decoded = self.codec.decode(value, headers, coordinates, key)
+            if isinstance(decoded, DeadLetter):
+                return dead_letter_result(self.codec, self.source, decoded, now)
+            admission.check_fields(decoded.record)
+            return ev.from_record(decoded.type_name, decoded.record)
+        except admission.Refused as refused:
+            letter = letter_for(refused.code, refused.reason, coordinates, key, value, headers)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the message is kept and the gate goes on
+            letter = letter_for("PROCESSING_FAILED", f"the message could not be read ({type(exc).__name__}: {exc})",
+                                coordinates, key, value, headers)
+        return dead_letter_result(self.codec, self.source, letter, now)
 
     def record_agency(self, coordinates: Coordinates, key: bytes | None, value: bytes | None, headers: Headers,
                       now: datetime) -> Result:
@@ -58,8 +66,13 @@ class GateWork:
         if isinstance(event, Result):
             return event, None
         assert isinstance(event, ev.CletsQueryMade)
-        ruling = clets.decide(self.rows, event, self.registry.get(event.agency_id))
-        message = self.codec.encode("CletsDecision", ruling.to_record(now), False, event.occurred_at)
+        try:
+            ruling = clets.decide(self.rows, event, self.registry.get(event.agency_id))
+            message = self.codec.encode("CletsDecision", ruling.to_record(now), False, event.occurred_at)
+        except Exception as exc:  # noqa: BLE001 - the query is kept; no access is granted on it
+            letter = letter_for("PROCESSING_FAILED", f"the query could not be decided ({type(exc).__name__}: "
+                                f"{exc}); no access follows from it", coordinates, key, value, headers)
+            return dead_letter_result(self.codec, self.source, letter, now), None
         return Result([message], event_type="CletsQueryMade"), ruling
 
 

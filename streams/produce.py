@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from streams.admission import TimeWindow, check_fields
 from streams.codec import Codec, Encoded
 from streams.errors import DetainerTrackerError, EventValidationError, KafkaUnavailable
 from streams.schemas import from_json
@@ -43,34 +43,6 @@ class BadLine:
         return f"line {self.number}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class TimeWindow:
-    """The instants an event may carry: history may be any age from `earliest`, nothing later than `latest`."""
-
-    earliest: datetime
-    latest: datetime
-    tolerance: timedelta
-
-    @classmethod
-    def around(cls, now: datetime, earliest: datetime, tolerance: timedelta) -> TimeWindow:
-        """From `earliest` to `now` plus the tolerance."""
-        return cls(earliest, now + tolerance, tolerance)
-
-    def check(self, record: Mapping[str, Any]) -> None:
-        """Raise EventValidationError when the record's occurred_at lies outside the window."""
-        at = record.get("occurred_at")
-        if not isinstance(at, datetime):
-            return
-        if at < self.earliest:
-            raise EventValidationError(f"occurred_at {at.isoformat()} is before {self.earliest.date().isoformat()}, "
-                                       "the earliest date accepted (DT_EARLIEST_EVENT)")
-        if at > self.latest:
-            minutes = self.tolerance.total_seconds() / 60
-            raise EventValidationError(f"occurred_at {at.isoformat()} is in the future: more than {minutes:g} "
-                                       "minutes past this machine's clock (DT_FUTURE_TOLERANCE); a wrong clock "
-                                       "would move deadlines")
-
-
 def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = None) -> Iterator[Line | BadLine]:
     """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line."""
     for number, text in enumerate(lines, start=1):
@@ -80,6 +52,7 @@ def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = N
             line = parse_line(number, text, codec)
             if window is not None:
                 window.check(line.record)
+            check_fields(line.record)
             yield line
         except EventValidationError as exc:
             yield BadLine(number, str(exc))

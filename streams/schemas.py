@@ -45,6 +45,11 @@ class Schema:
         return f"{self.type_name} v{self.version}"
 
     @cached_property
+    def fingerprint(self) -> str:
+        """The CRC-64-AVRO fingerprint of the schema's canonical form, hex: what the `dt-schema` header carries."""
+        return fastavro.schema.fingerprint(fastavro.schema.to_parsing_canonical_form(self.raw), "CRC-64-AVRO")
+
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         """Top-level field names, in order (worked out once: every decode checks them)."""
         return tuple(f["name"] for f in self.raw["fields"])

@@ -31,7 +31,8 @@ def test_kcat_reads_keys_partitions_headers_and_values(settings, kafka_codec):
     for partition, key, headers, size in rows:
         message = sent[key.encode()]
         assert int(partition) == _expected_partition(key.encode(), topic.partitions)
-        assert headers == "dt-type=BookingRecorded,dt-version=1"
+        fingerprint = kafka_codec.registry.latest("BookingRecorded").fingerprint
+        assert headers == f"dt-type=BookingRecorded,dt-version=1,dt-schema={fingerprint}"
         assert int(size) == len(message.value)
 
 

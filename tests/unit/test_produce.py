@@ -36,7 +36,7 @@ def test_good_and_bad_lines_are_told_apart_with_line_numbers(codec):
 def test_the_future_and_the_too_distant_past_are_refused_with_the_line_and_a_plain_reason(codec):
     from datetime import UTC, datetime, timedelta
 
-    from streams.produce import TimeWindow
+    from streams.admission import TimeWindow
 
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     window = TimeWindow.around(now, datetime(2000, 1, 1, tzinfo=UTC), timedelta(minutes=5))
