@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from streams.errors import EventValidationError
+from streams.law.places import Places
 
 #: the largest input message taken (its Avro bytes); a booking record with a few hundred charges is under 64 KiB
 MAX_EVENT_BYTES = 128 * 1024
@@ -94,3 +95,30 @@ def _check(path: str, value: Any) -> None:
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _check(f"{path}.{key}", item)
+
+
+#: BookingRecorded's schema default for a record that leaves `state` out
+SCHEMA_STATE = "CA"
+
+
+def check_jurisdiction(type_name: str, record: Mapping[str, Any], places: Places) -> dict[str, Any] | None:
+    """Raise Refused for a booking record whose state or county is unknown.
+
+    For a known one spelled otherwise than its code and its county list write it, returns the record with them so
+    written (else None). A jurisdiction is never guessed: an unknown state or county would put the booking under
+    another state's law or in another county's policy.
+    """
+    if type_name != "BookingRecorded":
+        return None
+    given = record.get("state")
+    state = places.state(SCHEMA_STATE if given is None else given)
+    if state is None:
+        raise Refused("INVALID_FIELD", f"state {given!r} is not a US state, district or territory: give its "
+                                       f"two-letter USPS code ({places.citations.get('codes', 'USPS')})")
+    county = places.county(state, record.get("county"))
+    if county is None:
+        raise Refused("INVALID_FIELD", f"county {record.get('county')!r} is not a county of {state} "
+                                       f"({places.citations.get('counties', 'the state list')})")
+    if (state, county) == (given or SCHEMA_STATE, record.get("county")):
+        return None
+    return {**record, "state": state, "county": county}

@@ -279,6 +279,7 @@ class CaseWork:
             self._check_partition(coordinates.topic, key, p)
             admission.TimeWindow.around(now, self.earliest, self.future_tolerance).check(record)
             admission.check_fields(record)
+            record = admission.check_jurisdiction(decoded.type_name, record, self.book.places) or record
             event = ev.from_record(decoded.type_name, record)
             result = Result(event_type=decoded.type_name, event=event)
             took = True

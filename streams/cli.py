@@ -327,10 +327,13 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
     window = TimeWindow.around(datetime.now(UTC), settings.earliest, timedelta(seconds=settings.future_tolerance))
     with EventProducer(settings.kafka_client_config(), codec) as producer:
         report = produce_file(stream, producer, window)
+    for warned in report.warnings:
+        print(f"warning: {warned}", file=sys.stderr)
     for bad in report.rejected:
         print(f"{args.file}: {bad}", file=sys.stderr)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(report.by_type.items()))
-    print(f"sent {report.sent} event(s){': ' + kinds if kinds else ''}; rejected {len(report.rejected)}")
+    print(f"sent {report.sent} event(s){': ' + kinds if kinds else ''}; rejected {len(report.rejected)}"
+          + (f"; {len(report.warnings)} taken otherwise than written" if report.warnings else ""))
     return 0 if report.ok else EXIT_REJECTED
 
 

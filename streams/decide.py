@@ -22,6 +22,7 @@ from streams import cases, clets, engine
 from streams import events as ev
 from streams.codec import Codec
 from streams.law import regimes, rulebook
+from streams.law.places import Places
 from streams.law.rulebook import RuleBook
 from streams.produce import BadLine, read_jsonl
 
@@ -45,7 +46,7 @@ class Processor:
         self.bookings: dict[str, engine.Booking] = {}
         self.agencies: dict[str, ev.AgencyAgreementRecorded] = {}
         self.engine = engine.Engine(book, state, county)
-        self._zones: dict[str, ZoneInfo] = {}
+        self._zones: dict[tuple[str, str | None], ZoneInfo] = {}
 
     @property
     def cases(self) -> dict[str, cases.Case]:
@@ -85,8 +86,8 @@ class Processor:
             case = change.booking.case
             self.bookings[case.booking_id] = change.booking
             if change.outputs:
-                zone = self._zones.get(case.facts.state) or self._zones.setdefault(
-                    case.facts.state, self.book.jurisdiction(case.facts.state).zone)
+                where = (case.facts.state, case.facts.county)
+                zone = self._zones.get(where) or self._zones.setdefault(where, self.book.zone(*where))
                 out += [Emitted(s.output.type_name, s.output.to_record(s.at), zone) for s in change.outputs]
         return out
 
@@ -139,10 +140,10 @@ def _plain(value: Any, zone: ZoneInfo) -> Any:
     return value
 
 
-def read_events(stream: TextIO, codec: Codec) -> tuple[list[ev.Event], list[BadLine]]:
+def read_events(stream: TextIO, codec: Codec, known: Places | None = None) -> tuple[list[ev.Event], list[BadLine]]:
     """Parse JSON lines into events; bad lines are returned with their numbers, never dropped silently."""
     good, bad = [], []
-    for item in read_jsonl(stream, codec):
+    for item in read_jsonl(stream, codec, known=known):
         if isinstance(item, BadLine):
             bad.append(item)
         else:
@@ -160,7 +161,7 @@ def decide_file(stream: TextIO, out: TextIO, codec: Codec, rules: Path | None = 
     if as_if:
         book = regimes.as_if(book, as_if)
     processor = Processor(book, clets.load_rows(rules), state, county)
-    events, bad = read_events(stream, codec)
+    events, bad = read_events(stream, codec, book.places)
     for emitted in run(processor, events, until):
         out.write(json.dumps(render(emitted), separators=(",", ":"), ensure_ascii=False) + "\n")
     return bad

@@ -16,9 +16,11 @@ from typing import Any, TextIO
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from streams.admission import TimeWindow, check_fields
+from streams.admission import TimeWindow, check_fields, check_jurisdiction
 from streams.codec import Codec, Encoded
 from streams.errors import DetainerTrackerError, EventValidationError, KafkaUnavailable
+from streams.law import places
+from streams.law.places import Places
 from streams.schemas import from_json
 
 
@@ -29,6 +31,8 @@ class Line:
     number: int
     type_name: str
     record: dict[str, Any]
+    #: what was taken otherwise than written (a state spelled out, mapped to its code)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,15 @@ class BadLine:
         return f"line {self.number}: {self.reason}"
 
 
-def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = None) -> Iterator[Line | BadLine]:
-    """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line."""
+def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = None,
+               known: Places | None = None) -> Iterator[Line | BadLine]:
+    """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line.
+
+    A booking record's state and county are checked against `known` (default: the shipped table): an unknown one
+    is a bad line; a state spelled out ("CALIFORNIA") or a county in another case is written as the table writes
+    it, with a warning.
+    """
+    known = known or places.load()
     for number, text in enumerate(lines, start=1):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
@@ -53,6 +64,11 @@ def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = N
             if window is not None:
                 window.check(line.record)
             check_fields(line.record)
+            mapped = check_jurisdiction(line.type_name, line.record, known)
+            if mapped is not None:
+                said = f"state {line.record.get('state')!r}, county {line.record.get('county')!r}"
+                line = Line(number, line.type_name, mapped,
+                            (f"{said} taken as {mapped['state']}, {mapped['county']}",))
             yield line
         except EventValidationError as exc:
             yield BadLine(number, str(exc))
@@ -82,6 +98,8 @@ class ProduceReport:
 
     sent: int = 0
     rejected: list[BadLine] = field(default_factory=list)
+    #: lines sent otherwise than written, and how
+    warnings: list[BadLine] = field(default_factory=list)
     by_type: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -137,6 +155,7 @@ class EventProducer:
             if isinstance(item, BadLine):
                 report.rejected.append(item)
                 continue
+            report.warnings += [BadLine(item.number, w) for w in item.warnings]
             pending.append((item, self.send(item.type_name, item.record, validate=False)))
         self.flush()
         for line, future in pending:

@@ -26,7 +26,10 @@ def set_facts(case: Case, **changes: object) -> Transition:
 
 def booked(book: RuleBook, case: Case, e: ev.BookingRecorded) -> Transition:
     """The booking record fixes the jurisdiction, the person and the current charges."""
-    facts = evolve(case.facts, state=e.state, county=e.county, charges=e.charges, charges_event=e.event_id)
+    # as the jail wrote them ("CALIFORNIA", "SANTA CLARA") to the codes and names the rule book knows
+    state = book.places.state(e.state) or e.state
+    county = book.places.county(state, e.county) or e.county
+    facts = evolve(case.facts, state=state, county=county, charges=e.charges, charges_event=e.event_id)
     return Transition(evolve(case, person_id=e.person_id, facts=facts))
 
 
@@ -97,7 +100,7 @@ def eligibility_evidence(case: Case) -> tuple[str, ...]:
 
 def zone(book: RuleBook, case: Case) -> ZoneInfo:
     """The zone the case's deadlines are computed in."""
-    return book.jurisdiction(case.facts.state).zone
+    return book.zone(case.facts.state, case.facts.county)
 
 
 def at_eligibility(book: RuleBook, case: Case, at: datetime) -> Transition:

@@ -47,4 +47,5 @@ def as_if(book: RuleBook, regime_id: str) -> RuleBook:
         raise RuleBookError(f"no regime {regime_id!r}; the rule book knows {', '.join(regime_ids(book))}")
     always = replace(spans[regime_id], start=None, end=None)
     return replace(book, jurisdictions={code: replace(j, regimes=(always,)) for code, j in book.jurisdictions.items()},
-                   default=replace(book.default, regimes=(always,)))
+                   default=replace(book.default, regimes=(always,)),
+                   baseline={code: replace(j, regimes=(always,)) for code, j in book.baseline.items()})

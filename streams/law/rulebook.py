@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from streams.errors import RuleBookError
+from streams.law import places
+from streams.law.places import Places
 
 DATA_DIR = Path(__file__).parent / "data"
 REGIME_IDS = ("FED_BASE", "CA_PRE_TRUST", "CA_TRUST", "CA_VALUES")
@@ -125,6 +127,9 @@ class RuleBook:
     overdue_grace_minutes: int
     policies: tuple[Policy, ...]
     source: Path
+    places: Places
+    #: the federal baseline in each state's own zone, for the states without regimes of their own
+    baseline: Mapping[str, Jurisdiction]
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; a missing one is a bug in the rule book or the code, so it fails loudly."""
@@ -133,9 +138,14 @@ class RuleBook:
         except KeyError:
             raise RuleBookError(f"{self.source / 'rules.yaml'}: no rule {rule_id!r}") from None
 
-    def jurisdiction(self, state: str) -> Jurisdiction:
-        """The regimes of a state (the federal baseline for states without their own)."""
-        return self.jurisdictions.get(state, self.default)
+    def jurisdiction(self, state: str | None) -> Jurisdiction:
+        """The regimes of a state: its own, else the federal baseline in its zone (in the default's, for no state)."""
+        found = self.jurisdictions.get(state or "")
+        return found if found is not None else self.baseline.get(state or "", self.default)
+
+    def zone(self, state: str | None, county: str | None = None) -> ZoneInfo:
+        """The zone a booking's deadlines are counted in: its county's, else its state's."""
+        return self.places.zone(state, county) or self.jurisdiction(state).zone
 
 
 def load(directory: Path | None = None) -> RuleBook:
@@ -146,10 +156,13 @@ def load(directory: Path | None = None) -> RuleBook:
     calendar = _read(root, "calendar.yaml")
     jurisdictions = {code: _jurisdiction(root, code, spec) for code, spec in _get(regimes, "jurisdictions", root,
                                                                                      "regimes.yaml").items()}
+    default = _jurisdiction(root, "default", _get(regimes, "default", root, "regimes.yaml"))
+    where = root if (root / "places.yaml").exists() else DATA_DIR
+    known = places.parse(_read(where, "places.yaml"), str(where / "places.yaml"))
     book = RuleBook(
         rules=_rules(root),
         jurisdictions=jurisdictions,
-        default=_jurisdiction(root, "default", _get(regimes, "default", root, "regimes.yaml")),
+        default=default,
         forms=_forms(root),
         criteria=_criteria(root, carve),
         categories=_categories(root, carve),
@@ -161,6 +174,9 @@ def load(directory: Path | None = None) -> RuleBook:
         overdue_grace_minutes=int(_get(calendar, "overdue_grace_minutes", root, "calendar.yaml")),
         policies=_policies(root),
         source=root,
+        places=known,
+        baseline={code: Jurisdiction(code, state.zone, default.regimes, default.overlays)
+                  for code, state in known.states.items() if code not in jurisdictions},
     )
     return book
 
