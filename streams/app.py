@@ -32,6 +32,7 @@ from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.metrics import Metrics
+from streams.progress import ProgressGuard
 from streams.restore import first_offsets, restore_changelog, rocksdb_writer
 from streams.scheduling import EventTimeScheduler, SteadyFetchConsumer
 from streams.schemas import SchemaRegistry
@@ -205,6 +206,22 @@ def create_app(settings: Settings) -> faust.App:
     topic_ids = {t.name: t.spec.id for t in topics}
 
     stalls = add_watchdog(app, names, metrics)
+
+    def observe(idle: float, unhandled: int) -> None:
+        metrics.idle.set(idle)
+        metrics.unhandled.set(unhandled)
+        metrics.guard_checked.set_to_current_time()
+
+    guard = ProgressGuard(settings.kafka_client_config(), settings.app_id, stop_uncommitted,
+                          recovering=lambda: bool(app.rebalancing or getattr(app, "in_recovery", False)),
+                          observe=observe)
+    app.progress_guard = guard  # type: ignore[attr-defined]
+
+    @app.on_partitions_assigned.connect
+    async def guard_assigned(app_: Any, assigned: Any, **_: Any) -> None:
+        guard.owns({(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in names})
+        if not guard.is_alive():
+            guard.start()
     # the dead letters too: each has an id from its source coordinates, so one is not written twice after a crash
     output_topics = [topics.name(t) for t in (*CASE_OUTPUTS, "deadletter")]
     recent = RecentOutputs(settings.kafka_client_config(), output_topics)
@@ -279,6 +296,7 @@ def create_app(settings: Settings) -> faust.App:
             except Exception as exc:  # noqa: BLE001 - Kafka or the disk: only these stop the worker
                 stop_uncommitted(f"partition {msg.partition} offset {msg.offset}: its writes failed: {exc!r}")
             stalls.progressed(msg.tp, msg.offset, time.monotonic())
+            guard.handled()
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
             try:
                 metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)

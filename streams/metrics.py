@@ -88,6 +88,15 @@ class Metrics:
                               registry=r)
         self.partitions = Gauge("dt_partitions_assigned", "Partitions of the case topics this worker owns",
                                 registry=r)
+        self.idle = Gauge("dt_worker_idle_seconds", "Seconds since the worker last handled a message, as its progress "
+                          "guard (a thread outside the event loop) last measured", registry=r)
+        self.unhandled = Gauge("dt_worker_unhandled_messages", "Messages of the worker's partitions past their "
+                               "committed offsets, as its progress guard last measured", registry=r)
+        self.guard_checked = Gauge("dt_worker_progress_checked_timestamp_seconds", "When the progress guard last "
+                                   "measured (it stops, and this stands still, only when the process is gone)",
+                                   registry=r)
+        self.reviews = Counter("dt_reviews", "Review decisions: something of a booking could not be decided, and a "
+                               "human must review the case", registry=r)
         for action in ("resumed", "stopped"):
             self.stalls.labels(action)
         for reason in dead_letter_reasons:
@@ -102,7 +111,8 @@ class Metrics:
         """
         if result.dead_letter is not None:
             self.dead_letters.labels(result.dead_letter.reason_code).inc()
-            return
+            if not result.outputs:
+                return
         self.events_consumed.labels(topic, result.event_type or "unknown").inc()
         event = result.event
         county = result.counties.get(getattr(event, "booking_id", ""), "unknown")
@@ -131,6 +141,8 @@ class Metrics:
     def _output(self, o: Output, county: str) -> None:
         if o.type_name == DECISION:
             self.decisions.labels(o.get("kind"), o.get("outcome"), o.regime, o.rule_id, county).inc()
+            if o.get("kind") == "REVIEW":
+                self.reviews.inc()
             until = o.get("until")
             if o.get("kind") == "HOLD" and o.get("outcome") == "PERMITTED" and until is not None:
                 self.hold_duration.labels(o.regime).observe((until - o.effective_at).total_seconds())

@@ -47,7 +47,22 @@ as registrar $dt agencies load deploy/agencies.yaml | tail -1 | sed 's/^/  agenc
 
 mkdir -p .local
 export DT_WEB_PORT=${DT_WEB_PORT:-6066}
-as worker $dt worker >>.local/worker.log 2>&1 &
+# as a supervisor would: the worker started again when Kafka or the disk failed under it (it exits 75 then, having
+# committed nothing more, and resumes from its last commit)
+supervised() {
+  local child rc
+  trap 'kill "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+  while true; do
+    "$@" &
+    child=$!
+    wait "$child"
+    rc=$?
+    [ "$rc" = 75 ] || return "$rc"
+    echo "$(date -u +%FT%TZ) the worker exited 75 (Kafka or the disk failed under it); starting it again"
+    sleep 2
+  done
+}
+supervised as worker $dt worker >>.local/worker.log 2>&1 &
 children+=($!)
 echo "case processor started (log .local/worker.log); metrics at http://127.0.0.1:$DT_WEB_PORT/metrics"
 

@@ -52,7 +52,8 @@ def burn(seconds: float, n: int = 2) -> list[subprocess.Popen]:
 class Backlog:
     """Events written before a worker starts on them, and what `decide` gives for them."""
 
-    def __init__(self, settings, codec, tmp_path, n: int = SIZE, restamp: bool = False) -> None:
+    def __init__(self, settings, codec, tmp_path, n: int = SIZE, restamp: bool = False, between=None) -> None:
+        """`between(producer, i, type_name, record)`, when given, is called after each event is sent."""
         self.settings, self.codec, self.tmp_path = settings, codec, tmp_path
         self.events = simulated(codec, n)
         self.end = max(r["occurred_at"] for _, r in self.events) + timedelta(days=2)
@@ -66,9 +67,11 @@ class Backlog:
         # client's are, so that record timestamps put every booking event before every detainer
         order = sorted(self.events, key=lambda e: codec.topics.for_event(e[0]).name) if restamp else self.events
         with EventProducer(settings.kafka_client_config(), codec) as producer:
-            for type_name, record in order:
+            for i, (type_name, record) in enumerate(order):
                 message = codec.encode(type_name, record, validate=False)
                 producer.send_encoded(replace(message, timestamp_ms=None) if restamp else message)
+                if between is not None:
+                    between(producer, i, type_name, record)
         self.total = sum(end_offsets(settings.bootstrap_servers, self.topics).values())
 
     def worker(self) -> WorkerProcess:

@@ -1,0 +1,88 @@
+"""The broker killed with SIGKILL under a live worker and started again 35 s later, again and again: each time, the
+worker takes the input written after the outage within a minute and a half, by itself or after its progress guard
+stopped it (exit 75) and it was started again, as its supervisor would; no release is lost.
+
+DT_TEST_OUTAGES outages (2 by default; `make bench` runs 5)."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+from kafka import KafkaAdminClient
+
+from streams.app import EXIT_INFRASTRUCTURE
+from streams.produce import EventProducer
+from streams.topics import CASE_INPUTS
+from tests.support.kafka import end_offsets, read_all
+from tests.support.worker import WorkerProcess, committed
+
+OUTAGES = int(os.environ.get("DT_TEST_OUTAGES", "2"))
+DOWN_SECONDS = 35
+RESUME_SECONDS = 90
+
+
+def _releases(settings, kafka_codec, tag: str, n: int = 30) -> None:
+    now = datetime.now(UTC)
+    with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+        for i in range(n):
+            producer.send("ReleaseBecameDue", {"event_id": f"{tag}-{i}", "occurred_at": now, "source": "t",
+                                               "booking_id": f"{tag}-{i}", "reason": "BAIL_POSTED",
+                                               "release_at": now})
+        producer.flush(60)
+
+
+class Supervised:
+    """A worker started again when it exits with status 75, as a supervisor would."""
+
+    def __init__(self, settings, tmp_path) -> None:
+        self.settings, self.tmp_path = settings, tmp_path
+        self.runs = [self._start()]
+        self.restarts = 0
+
+    def _start(self) -> WorkerProcess:
+        n = len(getattr(self, "runs", []))
+        return WorkerProcess(self.settings, self.tmp_path / "data", self.tmp_path / f"run{n}.log", ticker=True)
+
+    def tend(self) -> None:
+        worker = self.runs[-1]
+        if worker.proc.poll() is not None:
+            assert worker.proc.returncode == EXIT_INFRASTRUCTURE, worker.tail()
+            self.restarts += 1
+            self.runs.append(self._start())
+
+    def wait_taken(self, topics: list[str], what: str, timeout: float) -> None:
+        """Until the group has committed every case topic to its end."""
+        ends = dict(end_offsets(self.settings.bootstrap_servers, topics))
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                done = committed(admin, self.settings.app_id)
+                if all(done.get(tp, 0) >= end for tp, end in ends.items()):
+                    return
+                self.tend()
+                assert time.monotonic() < deadline, (f"{what}: not taken within {timeout:.0f} s; committed {done}, "
+                                                     f"ends {ends}\n{self.runs[-1].tail()}")
+                time.sleep(1)
+        finally:
+            admin.close()
+
+
+def test_the_worker_resumes_after_each_broker_outage(settings, kafka_codec, tmp_path, broker):
+    topics = [kafka_codec.topics.name(t) for t in CASE_INPUTS]
+    worker = Supervised(settings, tmp_path)
+    _releases(settings, kafka_codec, "before")
+    worker.wait_taken(topics, "before the outages", 180)
+    for k in range(OUTAGES):
+        broker.kill()
+        time.sleep(DOWN_SECONDS)
+        broker.start()
+        _releases(settings, kafka_codec, f"after{k}")
+        worker.wait_taken(topics, f"outage {k + 1}", RESUME_SECONDS)
+        print(f"outage {k + 1}: resumed, {worker.restarts} restart(s) by the progress guard so far")
+    worker.runs[-1].stop()
+    directives = {m.key for m in read_all(settings.bootstrap_servers, kafka_codec.topics.name("custody_commands"))}
+    expected = {f"{tag}-{i}".encode() for tag in ("before", *(f"after{k}" for k in range(OUTAGES))) for i in range(30)}
+    assert expected <= directives, f"{len(expected - directives)} release(s) lost"
