@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     results["replay"] = replay_bench.measure()
     print("faults: a 50k backlog on a busy machine, with five worker kills, with a broker kill ...", flush=True)
     results["faults"] = faults_bench.measure()
+    print("fuzz: 10,000 bad messages among a 50k backlog with a SIGKILL; five broker outages under a live worker ...",
+          flush=True)
+    results["fuzz"] = faults_bench.measure_fuzz()
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "BENCHMARKS.md").write_text(report(results))
     print((ROOT / "BENCHMARKS.md").read_text())
@@ -96,6 +99,40 @@ outputs read back `read_committed`, taken net of corrections and compared with `
 """
 
 
+def _fuzz_targets(fuzz: dict | None) -> list[tuple]:
+    """The fuzz run: every bad message one dead letter, none twice, and the broker outages each resumed."""
+    if not fuzz or fuzz.get("bad") is None:
+        return [("bad messages among a backlog", f"no result: {fuzz['summary']}" if fuzz else "not run",
+                 "each one dead letter", False)] if fuzz else []
+    b = fuzz["backlog"] or {}
+    return [
+        (f"{fuzz['bad']:,} bad messages of {fuzz['kinds']} kinds among {fuzz['valid']:,} events, one SIGKILL",
+         f"{fuzz['dead_letters']:,} dead letters, {fuzz['twice']} twice, {fuzz['other_reason']} with another reason; "
+         f"{b.get('missing')} missing, {b.get('false')} false outputs", "each one dead letter; outputs = `decide`",
+         fuzz["dead_letters"] == fuzz["bad"] and fuzz["twice"] == fuzz["other_reason"] == 0
+         and b.get("missing") == b.get("false") == 0),
+        (f"broker killed and restarted 35 s later, {fuzz['outages']} times", f"{fuzz['resumed']} resumed within "
+         f"90 s ({fuzz['restarts']} by the progress guard's restart)", "each resumed within 90 s",
+         fuzz["resumed"] == fuzz["outages"]),
+    ]
+
+
+def _fuzz(fuzz: dict | None) -> str:
+    if not fuzz:
+        return ""
+    return f"""## Bad input and broker outages
+
+`tests/integration/test_fuzz.py` and `tests/integration/test_broker_outages.py` at full size
+({fuzz['seconds'] / 60:.0f} min, {fuzz['summary']}): bad messages of every kind (random bytes, truncated Avro,
+missing and unknown headers, wrong schema versions, payloads under another type's header, no key or a key on another
+partition, values near the broker's size limit, instants in year 1 and 9999, empty ids, unknown enum symbols)
+interleaved with a simulated backlog, the worker killed with SIGKILL halfway; then a live worker under a broker
+killed with SIGKILL and started again 35 s later, {fuzz['outages']} times (`make test` runs 1,000 bad messages and
+2 outages).
+
+"""
+
+
 def _rate(r: dict, unit: str = "events/s") -> str:
     return f"{r['median']:,.0f} {unit} (min {r['min']:,.0f}, max {r['max']:,.0f})"
 
@@ -123,6 +160,7 @@ def report(results: dict) -> str:
         ("state per open case (changelog value)", f"{w['state_bytes_per_case']:,.0f} bytes", "< 1 KB",
          w["state_bytes_per_case"] < 1024),
         *_fault_targets(results.get("faults")),
+        *_fuzz_targets(results.get("fuzz")),
     ]
     rows = "\n".join(f"| {name} | {value} | {target} | {_met(ok)} |" for name, value, target, ok in targets)
     return f"""# Benchmarks
@@ -148,7 +186,7 @@ the same run (the ratios), not across runs.
 | core only: dataclass events through `cases.apply` / `fire` by stream time | {_rate(d['core'])} | >= 50,000 events/s |
 | `detainer-tracker decide`: JSON lines parsed, validated, decided, rendered | {_rate(d['decide_command'])} | - |
 
-{_faults(results.get("faults"))}## The case processor on Kafka
+{_faults(results.get("faults"))}{_fuzz(results.get("fuzz"))}## The case processor on Kafka
 
 One run against the local broker (6 partitions): {w['events']:,} simulated statewide events on the four case
 topics. The limits are raw consumers reading them once and decoding every message with our codec, and a Faust
