@@ -180,7 +180,7 @@ class _Decoded:
 class CaseWork:
     """The engines and case standings of the partitions this worker owns."""
 
-    def __init__(self, book: RuleBook, codec: Codec, source: str, state: str = "CA",
+    def __init__(self, book: RuleBook, codec: Codec, source: str, state: str | None = None,
                  settle: timedelta = engine.SETTLE, future_tolerance: timedelta = FUTURE_TOLERANCE,
                  earliest: datetime = EARLIEST, partitions: int | None = None) -> None:
         """Bind the rule book, the codec, the name written into dead letters and the engine's settings.

@@ -39,7 +39,7 @@ class Emitted:
 class Processor:
     """Bookings, their time and the agency registry, driven by events."""
 
-    def __init__(self, book: RuleBook, clets_rows: tuple[clets.Row, ...], state: str = "CA",
+    def __init__(self, book: RuleBook, clets_rows: tuple[clets.Row, ...], state: str | None = None,
                  county: str | None = None) -> None:
         """Start empty, in a default jurisdiction for bookings whose booking record is not seen."""
         self.book, self.rows, self.state, self.county = book, clets_rows, state, county
@@ -151,7 +151,7 @@ def read_events(stream: TextIO, codec: Codec, known: Places | None = None) -> tu
     return good, bad
 
 
-def decide_file(stream: TextIO, out: TextIO, codec: Codec, rules: Path | None = None, state: str = "CA",
+def decide_file(stream: TextIO, out: TextIO, codec: Codec, rules: Path | None = None, state: str | None = None,
                 county: str | None = None, until: datetime | None = None, as_if: str | None = None) -> list[BadLine]:
     """The whole `decide` command: read, order, run, write one JSON line per output; return the bad lines.
 

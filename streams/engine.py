@@ -158,7 +158,7 @@ class Engine:
     engine keeps only the partition's position and the queue of when each booking next wakes.
     """
 
-    def __init__(self, book: RuleBook, state: str = "CA", county: str | None = None,
+    def __init__(self, book: RuleBook, state: str | None = None, county: str | None = None,
                  settle: timedelta = SETTLE) -> None:
         """Bind the rule book and the jurisdiction of bookings whose booking record is not seen."""
         self.book, self.state, self.county, self.settle = book, state, county, settle

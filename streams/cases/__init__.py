@@ -10,7 +10,7 @@ from __future__ import annotations
 from streams import events as ev
 from streams.cases import custody, requests
 from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, evolve, new_case
-from streams.decisions import Deadline
+from streams.decisions import Deadline, Emitter, Output
 from streams.law.regimes import regime_at
 from streams.law.rulebook import RuleBook
 
@@ -23,9 +23,22 @@ def apply(book: RuleBook, case: Case, event: ev.Event) -> Transition:
     """Apply one input event to its booking's case; a duplicate event id changes nothing."""
     if event.event_id in case.seen:
         return Transition(case)
+    first = not case.seen
     case = evolve(case, seen=case.seen | {event.event_id})
     handler = _HANDLERS.get(type(event))
-    return handler(book, case, event) if handler else Transition(case)
+    step = handler(book, case, event) if handler else Transition(case)
+    if first and not isinstance(event, ev.BookingRecorded) and step.case.facts.state is None:
+        return Transition(step.case, (_unknown_jurisdiction(book, step.case, event), *step.outputs), step.deadlines)
+    return step
+
+
+def _unknown_jurisdiction(book: RuleBook, case: Case, event: ev.Event) -> Output:
+    """The review owed when a booking's first event is not its booking record: its jurisdiction is not known."""
+    at = event.occurred_at
+    return Emitter(book, case.booking_id).decision(
+        at, regime_at(book, None, at).id, "REVIEW", "HUMAN_REVIEW", "review.jurisdiction-unknown", (event.event_id,),
+        f"{type(event).__name__} {event.event_id} arrived before any booking record of {case.booking_id}: its "
+        "state and county are not known, so nothing is permitted on it until a human has reviewed the case")
 
 
 def fire(book: RuleBook, case: Case, deadline: Deadline) -> Transition:

@@ -120,6 +120,11 @@ def inquiry(book: RuleBook, case: Case, e: ev.IceInquiryReceived) -> Transition:
 def _answer(book: RuleBook, case: Case, e: ev.IceInquiryReceived, item: str, public: bool) -> list[Output]:
     emit, at, evidence = Emitter(book, case.booking_id), e.occurred_at, (e.event_id,)
     regime = _regime(book, case, at)
+    unknown = rulings.unknown_jurisdiction(regime)
+    if unknown is not None:  # nothing is disclosed for a booking whose jurisdiction is not known
+        return [emit.decision(at, regime, "STATUS_DISCLOSURE" if item == "CITIZENSHIP_STATUS" else
+                              "PERSONAL_INFO_DISCLOSURE", unknown.outcome, unknown.rule_id, evidence,
+                              discriminator=item)]
     if item == "CITIZENSHIP_STATUS":
         status, status_event = case.status or ("UNKNOWN", e.event_id)
         return [emit.decision(at, regime, "STATUS_DISCLOSURE", "PERMITTED", "status.1373", evidence,
@@ -166,6 +171,10 @@ def info_shared(book: RuleBook, case: Case, e: ev.ReleaseInfoShared) -> Transiti
 def interview(book: RuleBook, case: Case, e: ev.InterviewRequested) -> Transition:
     """An interview needs the written consent form first, from 2017 (S33)."""
     emit, at, regime = Emitter(book, case.booking_id), e.occurred_at, _regime(book, case, e.occurred_at)
+    unknown = rulings.unknown_jurisdiction(regime)
+    if unknown is not None:
+        return Transition(case, (emit.decision(at, regime, "INTERVIEW", unknown.outcome, unknown.rule_id,
+                                               (e.event_id,)),))
     if not custody.truth_act(book, case, at):
         return Transition(case, (emit.decision(at, regime, "INTERVIEW", "PERMITTED", "interview.permitted",
                                                (e.event_id,)),))

@@ -59,7 +59,7 @@ class Transition:
     deadlines: tuple[Deadline, ...] = ()
 
 
-def new_case(booking_id: str, state: str = "CA", county: str | None = None) -> Case:
+def new_case(booking_id: str, state: str | None = None, county: str | None = None) -> Case:
     """An empty case in a jurisdiction (used until the booking record tells the real one)."""
     return Case(booking_id, facts=Facts(state=state, county=county))
 

@@ -21,7 +21,8 @@ class Finding:
 class Facts:
     """The legally relevant facts of one booking, as known so far."""
 
-    state: str = "CA"
+    #: the booking's state (two-letter code); None until its booking record is seen
+    state: str | None = None
     county: str | None = None
     charges: tuple[Charge, ...] = ()
     charges_event: str | None = None

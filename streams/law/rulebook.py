@@ -21,7 +21,9 @@ from streams.law import places
 from streams.law.places import Places
 
 DATA_DIR = Path(__file__).parent / "data"
-REGIME_IDS = ("FED_BASE", "CA_PRE_TRUST", "CA_TRUST", "CA_VALUES")
+REGIME_IDS = ("FED_BASE", "CA_PRE_TRUST", "CA_TRUST", "CA_VALUES", "NONE")
+#: the regime of a booking whose jurisdiction is not known: nothing is permitted under it
+UNKNOWN_REGIME = "NONE"
 OVERLAY_IDS = ("CA_TRUTH",)
 FORM_IDS = ("I247_LEGACY", "I247D", "I247N", "I247X", "I247A", "I203", "OTHER")
 REQUESTS = ("HOLD", "NOTIFY", "TRANSFER")
@@ -130,6 +132,8 @@ class RuleBook:
     places: Places
     #: the federal baseline in each state's own zone, for the states without regimes of their own
     baseline: Mapping[str, Jurisdiction]
+    #: a booking's jurisdiction when it is not known: no booking record, or a state that is no state
+    unknown: Jurisdiction
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; a missing one is a bug in the rule book or the code, so it fails loudly."""
@@ -139,9 +143,9 @@ class RuleBook:
             raise RuleBookError(f"{self.source / 'rules.yaml'}: no rule {rule_id!r}") from None
 
     def jurisdiction(self, state: str | None) -> Jurisdiction:
-        """The regimes of a state: its own, else the federal baseline in its zone (in the default's, for no state)."""
+        """The regimes of a state: its own, else the federal baseline in its zone; `unknown` for no known state."""
         found = self.jurisdictions.get(state or "")
-        return found if found is not None else self.baseline.get(state or "", self.default)
+        return found if found is not None else self.baseline.get(state or "", self.unknown)
 
     def zone(self, state: str | None, county: str | None = None) -> ZoneInfo:
         """The zone a booking's deadlines are counted in: its county's, else its state's."""
@@ -177,6 +181,7 @@ def load(directory: Path | None = None) -> RuleBook:
         places=known,
         baseline={code: Jurisdiction(code, state.zone, default.regimes, default.overlays)
                   for code, state in known.states.items() if code not in jurisdictions},
+        unknown=_jurisdiction(root, "unknown", _get(regimes, "unknown", root, "regimes.yaml")),
     )
     return book
 

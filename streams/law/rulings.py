@@ -16,7 +16,7 @@ from streams.law.carve_outs import Basis, criteria_met, prop47_bar
 from streams.law.detainers import Detainer, hold_deadline, in_effect, requests
 from streams.law.facts import Facts
 from streams.law.regimes import forbidding_policy, regime_at
-from streams.law.rulebook import RuleBook
+from streams.law.rulebook import UNKNOWN_REGIME, RuleBook
 
 PERMITTED, DENIED, REVIEW = "PERMITTED", "DENIED", "HUMAN_REVIEW"
 PRE_VALUES = ("FED_BASE", "CA_PRE_TRUST", "CA_TRUST")
@@ -47,6 +47,13 @@ def _explain(bases: tuple[Basis, ...]) -> str:
     return "; ".join(f"{b.criterion}: {b.detail}" for b in bases)
 
 
+def unknown_jurisdiction(regime: str) -> Ruling | None:
+    """The denial of anything asked of a booking whose jurisdiction is not known; None when it is known."""
+    if regime != UNKNOWN_REGIME:
+        return None
+    return Ruling(DENIED, "jurisdiction.unknown", regime)
+
+
 def _policy_denial(book: RuleBook, facts: Facts, kind: str, at: datetime, rule_id: str, regime: str) -> Ruling | None:
     policy = forbidding_policy(book, facts.state, facts.county, kind, at)
     if policy is None:
@@ -66,6 +73,8 @@ def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible
         return Ruling(DENIED, "hold.unrecognised-form", regime, evidence=tuple(d.event_id for d in unknown)) \
             if unknown else None
     evidence = tuple(d.event_id for d in asking)
+    if regime == UNKNOWN_REGIME:
+        return Ruling(DENIED, "jurisdiction.unknown", regime, evidence=evidence)
     if facts.citizen_event:
         return Ruling(DENIED, "hold.us-citizen", regime, evidence=evidence + (facts.citizen_event,))
     if regime == "CA_VALUES":
@@ -104,7 +113,7 @@ def _hold_until(book: RuleBook, regime_end: datetime | None, served: list[Detain
 def notification(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, public: bool = False) -> Ruling:
     """Whether the jail may tell an immigration authority release information at `at` (7284.6(a)(1)(C))."""
     regime = regime_at(book, facts.state, at).id
-    denial = _policy_denial(book, facts, "NOTIFY", at, "notify.local-policy", regime)
+    denial = unknown_jurisdiction(regime) or _policy_denial(book, facts, "NOTIFY", at, "notify.local-policy", regime)
     if denial:
         return denial
     if regime in PRE_VALUES:
@@ -133,6 +142,8 @@ def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicia
              in_hold: bool) -> Ruling:
     """Whether the jail may hand the person to immigration authorities at `at` (7284.6(a)(4))."""
     regime = regime_at(book, facts.state, at).id
+    if regime == UNKNOWN_REGIME:
+        return Ruling(DENIED, "jurisdiction.unknown", regime, evidence=judicial)
     if facts.citizen_event:
         return Ruling(DENIED, "transfer.us-citizen", regime, evidence=(facts.citizen_event,))
     denial = _policy_denial(book, facts, "TRANSFER", at, "transfer.local-policy", regime)
@@ -153,6 +164,8 @@ def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicia
 def personal_information(book: RuleBook, facts: Facts, at: datetime, public: bool) -> Ruling:
     """Whether the jail may give an address or other personal information (7284.6(a)(1)(D))."""
     regime = regime_at(book, facts.state, at).id
+    if regime == UNKNOWN_REGIME:
+        return Ruling(DENIED, "jurisdiction.unknown", regime)
     if regime in PRE_VALUES:
         return Ruling(PERMITTED, "personal-info.pre-values", regime)
     if public:
@@ -163,6 +176,8 @@ def personal_information(book: RuleBook, facts: Facts, at: datetime, public: boo
 def civil_arrest(book: RuleBook, facts: Facts, at: datetime) -> Ruling | None:
     """Under the Values Act, arrests on administrative immigration warrants are forbidden; None before it."""
     regime = regime_at(book, facts.state, at).id
+    if regime == UNKNOWN_REGIME:
+        return Ruling(DENIED, "jurisdiction.unknown", regime)
     return None if regime in PRE_VALUES else Ruling(DENIED, "civil-arrest.values-prohibited", regime)
 
 

@@ -154,7 +154,7 @@ def describe(type_name: str, record: dict[str, Any], zone: tzinfo = UTC) -> str:
     return " ".join([type_name, *details])
 
 
-def redecide(capture: Capture, book: RuleBook, partitions: int, state: str = "CA") -> Redecision:
+def redecide(capture: Capture, book: RuleBook, partitions: int, state: str | None = None) -> Redecision:
     """Run the core on each partition's replayed inputs up to the stream time live had reached there."""
     out = Redecision()
     by_partition: dict[int, list[ev.Event]] = defaultdict(list)

@@ -46,6 +46,13 @@ def load(path: Path) -> Scenario:
         if type_name not in ("CletsQueryMade", "AgencyAgreementRecorded"):
             event["booking_id"] = booking
         events.append({**event, **(fields or {})})
+    if events and not any(e["type"] == "BookingRecorded" for e in events):
+        # the specification's scenarios are California bookings: a booking record says so, as a jail's would
+        state, _, county = str(data.get("jurisdiction", "CA/Sacramento")).partition("/")
+        events.insert(0, {"type": "BookingRecorded", "event_id": f"{booking}-e0",
+                          "occurred_at": events[0]["occurred_at"], "source": "scenario", "booking_id": booking,
+                          "person_id": f"P-{booking}", "state": state, "county": county,
+                          "facility": f"{county} County Jail", "charges": []})
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None
     return Scenario(path, data["name"], str(data.get("law", "")), booking, until, events,
                     [row_of_expectation(r) for r in data["expect"]])

@@ -24,14 +24,14 @@ def step(case, event):
 
 
 def test_a_duplicate_event_id_changes_nothing():
-    case = cases.new_case("B")
+    case = cases.new_case("B", "CA")
     first = step(case, ev.ReleaseBecameDue(**common(1, 0), reason="BAIL_POSTED", release_at=at(0)))
     again = step(first.case, ev.ReleaseBecameDue(**common(1, 5), reason="COURT_ORDER", release_at=at(5)))
     assert again.case == first.case and again.outputs == () and again.deadlines == ()
 
 
 def test_a_rescheduled_release_makes_the_earlier_deadline_stale():
-    first = step(cases.new_case("B"), ev.ReleaseBecameDue(**common(1, 0), reason="SENTENCE_SERVED",
+    first = step(cases.new_case("B", "CA"), ev.ReleaseBecameDue(**common(1, 0), reason="SENTENCE_SERVED",
                                                           release_at=at(24)))
     (old,) = first.deadlines
     second = step(first.case, ev.ReleaseBecameDue(**common(2, 1), reason="SENTENCE_SERVED", release_at=at(48)))
@@ -43,7 +43,7 @@ def test_a_rescheduled_release_makes_the_earlier_deadline_stale():
 
 
 def test_another_custody_basis_stops_the_clock_until_it_clears():
-    case = step(cases.new_case("B"), ev.ReleaseBecameDue(**common(1, 0), reason="BAIL_POSTED", release_at=at(0)))
+    case = step(cases.new_case("B", "CA"), ev.ReleaseBecameDue(**common(1, 0), reason="BAIL_POSTED", release_at=at(0)))
     (pending,) = case.deadlines
     warrant = step(case.case, ev.CustodyBasisRecorded(**common(2, 0.5), basis_id="W", kind="CRIMINAL_WARRANT",
                                                       active=True))
@@ -55,7 +55,7 @@ def test_another_custody_basis_stops_the_clock_until_it_clears():
 
 
 def test_an_amended_detainer_does_not_restart_the_hold():
-    case = cases.new_case("B")
+    case = cases.new_case("B", "CA")
     for event in (ev.CriminalHistoryRecorded(**common(1, -48), person_id="P", convictions=(), sex_registrant=True),
                   ev.DetainerLodged(**common(2, -24), detainer_id="D", form="I247D")):
         case = step(case, event).case
@@ -69,12 +69,12 @@ def test_an_amended_detainer_does_not_restart_the_hold():
 
 
 def test_an_interview_before_the_truth_act_needs_no_notice():
-    out = step(cases.new_case("B"), ev.InterviewRequested(**common(1, 0), request_id="R", agency="ICE")).outputs
+    out = step(cases.new_case("B", "CA"), ev.InterviewRequested(**common(1, 0), request_id="R", agency="ICE")).outputs
     assert [(o.type_name, o.get("kind"), o.rule_id) for o in out] == [("Decision", "INTERVIEW", "interview.permitted")]
 
 
 def test_a_stale_deadline_after_release_does_nothing():
-    due = step(cases.new_case("B"), ev.ReleaseBecameDue(**common(1, 0), reason="BAIL_POSTED", release_at=at(2)))
+    due = step(cases.new_case("B", "CA"), ev.ReleaseBecameDue(**common(1, 0), reason="BAIL_POSTED", release_at=at(2)))
     gone = step(due.case, ev.Released(**common(2, 1)))
     assert cases.fire(BOOK, gone.case, due.deadlines[0]).outputs == ()
     assert cases.fire(BOOK, gone.case, Deadline(at(3), "B", cases.OVERDUE, gone.case.generation)).outputs == ()
@@ -83,7 +83,7 @@ def test_a_stale_deadline_after_release_does_nothing():
 def test_output_ids_are_deterministic_and_differ_by_evidence():
     def run(event_id):
         event = ev.ReleaseBecameDue(**{**common(1, 0), "event_id": event_id}, reason="BAIL_POSTED", release_at=at(0))
-        due = step(cases.new_case("B"), event)
+        due = step(cases.new_case("B", "CA"), event)
         return [o.output_id for o in cases.fire(BOOK, due.case, due.deadlines[0]).outputs]
 
     assert run("x") == run("x")
@@ -96,7 +96,7 @@ def test_output_ids_do_not_depend_on_the_offset_an_instant_was_written_in():
     def ids(start):
         event = ev.ReleaseBecameDue(event_id="e", occurred_at=start, source="t", booking_id="B",
                                     reason="BAIL_POSTED", release_at=start)
-        due = step(cases.new_case("B"), event)
+        due = step(cases.new_case("B", "CA"), event)
         return [o.output_id for o in cases.fire(BOOK, due.case, due.deadlines[0]).outputs]
 
     assert ids(T0) == ids(T0.astimezone(UTC))

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from streams.errors import EventValidationError
 from streams.law import places, rulebook
 from streams.produce import BadLine, read_jsonl
 from tests.support.step import Step
@@ -108,3 +109,23 @@ def test_the_places_table_is_complete():
     assert len(known.states) == 56  # 50 states, DC and five territories (USPS Publication 28)
     assert len(known.states["CA"].counties) == 58
     assert known.state("Northern Mariana Islands") == "MP" and known.state("Ca.") is None
+
+
+def test_a_booking_whose_booking_record_was_refused_is_never_decided_under_another_states_law(codec):
+    """A Washington record with a charge level the schema has no word for is refused (no writer can encode it); the
+    booking's later events are decided with nothing permitted and a review, not as a California booking."""
+    events = _trust_era_booking("WA", "Pierce")
+    refused = dict(events[0][1], charges=[{"statute": "RCW 9A.36.041", "level": "GROSS_MISDEMEANOR"}])
+    with pytest.raises(EventValidationError, match="GROSS_MISDEMEANOR"):
+        codec.encode("BookingRecorded", refused)
+    step = Step(codec)
+    for type_name, record in events[1:]:
+        step.send(type_name, record)
+    step.tick(datetime(2015, 3, 9, tzinfo=UTC))
+    got = {(o.record.get("kind") or o.record.get("directive"), o.record.get("outcome"), o.record["rule_id"],
+            o.record["regime"]) for o in step.outputs}
+    assert ("REVIEW", "HUMAN_REVIEW", "review.jurisdiction-unknown", "NONE") in got
+    assert ("NOTIFICATION", "DENIED", "jurisdiction.unknown", "NONE") in got
+    assert ("HOLD", "DENIED", "jurisdiction.unknown", "NONE") in got
+    assert ("RELEASE", None, "release.eligible", "NONE") in got  # a release is never withheld
+    assert not any(o.type_name == "TruthActNotice" or o.record.get("outcome") == "PERMITTED" for o in step.outputs)
