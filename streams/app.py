@@ -203,6 +203,10 @@ def create_app(settings: Settings) -> faust.App:
     app.work = work  # type: ignore[attr-defined]
     app.cases_table = table  # type: ignore[attr-defined]
     metrics = app.metrics = _metrics(codec)  # type: ignore[attr-defined]
+    rebuilt = settings.data_dir / "REBUILT"  # left by the worker command when it dropped the local tables
+    if rebuilt.exists():
+        metrics.rebuilt.labels(rebuilt.read_text().strip() or "crash").inc()
+        rebuilt.unlink()
     topic_ids = {t.name: t.spec.id for t in topics}
 
     stalls = add_watchdog(app, names, metrics)

@@ -469,19 +469,52 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 CLEAN_STOP = "CLEAN_STOP"
 
 
+#: written into the data dir when its tables were dropped at start, with why; the worker's metrics report it
+REBUILT = "REBUILT"
+
+
 def _discard_state_after_a_crash(data_dir: Path) -> None:
     # Local tables are written as events are handled, before their outputs and changelog are sure to be in
     # Kafka; after a crash they may be ahead of both. Only a clean stop leaves a marker that they can be
-    # trusted; otherwise they are dropped and rebuilt from the changelog.
+    # trusted; otherwise they are dropped and rebuilt from the changelog. A store that a clean stop left but that
+    # cannot be opened (a damaged file, a disk error) is dropped and rebuilt too, in the same start.
     import shutil
 
+    log = logging.getLogger(__name__)
     marker = data_dir / CLEAN_STOP
+    why = None
     if data_dir.exists() and not marker.exists() and any(data_dir.iterdir()):
-        logging.getLogger(__name__).warning("no clean stop recorded in %s: rebuilding tables from the changelog",
-                                            data_dir)
+        why = "crash"
+        log.warning("no clean stop recorded in %s: rebuilding tables from the changelog", data_dir)
+    elif marker.exists():
+        damaged = _damaged_store(data_dir)
+        if damaged is not None:
+            why = "damaged"
+            log.error("the local store %s cannot be opened (%s): discarding %s and rebuilding its tables from the "
+                      "changelog", damaged[0], damaged[1], data_dir)
+    if why is not None:
         shutil.rmtree(data_dir)
     marker.unlink(missing_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
+    if why is not None:
+        (data_dir / REBUILT).write_text(why + "\n")
+
+
+def _damaged_store(data_dir: Path) -> tuple[Path, str] | None:
+    """The first RocksDB store under the data dir that cannot be opened and read through, and why; else None."""
+    from rocksdict import AccessType, Options, Rdict
+
+    for current in sorted(data_dir.rglob("CURRENT")):
+        try:
+            db = Rdict(str(current.parent), options=Options(raw_mode=True), access_type=AccessType.read_only())
+            try:
+                for _ in db.keys():
+                    pass
+            finally:
+                db.close()
+        except Exception as exc:  # noqa: BLE001 - RocksDB reports damage with many exception types
+            return current.parent, f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _watch(args: argparse.Namespace, settings: Settings) -> int:

@@ -95,10 +95,15 @@ class Metrics:
         self.guard_checked = Gauge("dt_worker_progress_checked_timestamp_seconds", "When the progress guard last "
                                    "measured (it stops, and this stands still, only when the process is gone)",
                                    registry=r)
+        self.rebuilt = Counter("dt_state_rebuilt", "Starts whose local tables were dropped and rebuilt from the "
+                               "changelog, by why (crash: no clean stop recorded; damaged: a store would not open)",
+                               ["reason"], registry=r)
         self.reviews = Counter("dt_reviews", "Review decisions: something of a booking could not be decided, and a "
                                "human must review the case", registry=r)
         for action in ("resumed", "stopped"):
             self.stalls.labels(action)
+        for why in ("crash", "damaged"):
+            self.rebuilt.labels(why)
         for reason in dead_letter_reasons:
             self.dead_letters.labels(reason)
         for kind in violation_kinds:

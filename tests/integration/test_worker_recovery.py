@@ -128,3 +128,35 @@ def test_when_one_of_two_workers_dies_the_other_fires_its_deadlines_once(setting
         first.kill()
         second.stop()
         admin.close()
+
+
+def test_a_damaged_store_is_discarded_and_rebuilt_from_the_changelog_in_the_same_start(settings, kafka_codec,
+                                                                                        tmp_path):
+    """A clean stop, then the store's manifest overwritten (a damaged disk): the next start does not crash; it drops
+    the store, rebuilds the cases from the changelog, says so in its log and its metrics, and their deadlines fire."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
+        first = WorkerProcess(settings, tmp_path / "kept", tmp_path / "first.log")
+        try:
+            sent = [_release_due(producer, kafka_codec, f"D{i}", AT, AT + timedelta(hours=2)) for i in range(60)]
+            wait_processed(admin, settings.app_id, _positions(sent), 180, first)
+        finally:
+            first.stop()
+        manifests = list((tmp_path / "kept").rglob("MANIFEST-*"))
+        assert manifests and (tmp_path / "kept" / "CLEAN_STOP").exists()
+        for manifest in manifests:
+            manifest.write_bytes(b"\x00damaged" * 64)
+        second = WorkerProcess(settings, tmp_path / "kept", tmp_path / "second.log")
+        try:
+            ticks = [producer.send_encoded(kafka_codec.encode("ClockTicked", {
+                "event_id": f"tick-{p}", "occurred_at": AT + timedelta(hours=3), "source": "t", "partition": p}),
+                p).get(timeout=30) for p in range(settings.partitions)]
+            wait_processed(admin, settings.app_id, _positions(ticks), 180, second)
+            assert second.proc.poll() is None, second.tail()
+            assert second.metric("dt_state_rebuilt_total", reason="damaged") == 1
+        finally:
+            second.stop()
+    admin.close()
+    assert "cannot be opened" in (tmp_path / "second.log").read_text(errors="replace")
+    released = {o["booking_id"] for o in outputs_on_kafka(settings, kafka_codec) if o.get("directive") == "RELEASE"}
+    assert {f"D{i}" for i in range(60)} <= released

@@ -54,8 +54,8 @@ class WorkerProcess:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def metric(self, name: str) -> float | None:
-        """The value of an unlabelled sample on the worker's metrics page, None when it is not there."""
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The value of a sample (with exactly these labels) on the worker's metrics page, None when not there."""
         from urllib.request import urlopen
 
         from prometheus_client.parser import text_string_to_metric_families
@@ -63,7 +63,7 @@ class WorkerProcess:
         with urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=10) as page:
             text = page.read().decode()
         return next((s.value for family in text_string_to_metric_families(text) for s in family.samples
-                     if s.name == name and not s.labels), None)
+                     if s.name == name and s.labels == labels), None)
 
 
 def committed(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:

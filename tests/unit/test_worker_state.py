@@ -8,7 +8,8 @@ def test_tables_left_by_a_crash_are_discarded(tmp_path):
     (data / "tables").mkdir(parents=True)
     (data / "tables" / "cases.db").write_text("ahead of the changelog")
     _discard_state_after_a_crash(data)
-    assert data.is_dir() and not any(data.iterdir())
+    assert data.is_dir() and [p.name for p in data.iterdir()] == ["REBUILT"]
+    assert (data / "REBUILT").read_text().strip() == "crash"  # for the worker's metrics
 
 
 def test_tables_left_by_a_clean_stop_are_kept_and_the_marker_consumed(tmp_path):
@@ -19,3 +20,31 @@ def test_tables_left_by_a_clean_stop_are_kept_and_the_marker_consumed(tmp_path):
     _discard_state_after_a_crash(data)
     assert (data / "tables" / "cases.db").read_text() == "consistent"
     assert not (data / CLEAN_STOP).exists(), "the next crash must not find an old marker"
+
+
+def test_a_store_a_clean_stop_left_that_does_not_open_is_discarded(tmp_path):
+    from rocksdict import Options, Rdict
+
+    data = tmp_path / "worker"
+    db = Rdict(str(data / "tables" / "cases-0.db"), options=Options(raw_mode=True))
+    db[b"B-1"] = b"state"
+    db.close()
+    (data / CLEAN_STOP).write_text("")
+    for manifest in (data / "tables" / "cases-0.db").glob("MANIFEST-*"):
+        manifest.write_bytes(b"\x00damaged" * 64)
+    _discard_state_after_a_crash(data)
+    assert [p.name for p in data.iterdir()] == ["REBUILT"] and (data / "REBUILT").read_text().strip() == "damaged"
+
+
+def test_a_store_a_clean_stop_left_that_opens_is_kept(tmp_path):
+    from rocksdict import Options, Rdict
+
+    data = tmp_path / "worker"
+    db = Rdict(str(data / "tables" / "cases-0.db"), options=Options(raw_mode=True))
+    db[b"B-1"] = b"state"
+    db.close()
+    (data / CLEAN_STOP).write_text("")
+    _discard_state_after_a_crash(data)
+    db = Rdict(str(data / "tables" / "cases-0.db"), options=Options(raw_mode=True))
+    assert db[b"B-1"] == b"state" and not (data / "REBUILT").exists()
+    db.close()
