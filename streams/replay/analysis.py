@@ -16,6 +16,7 @@ from typing import Any
 from streams import events as ev
 from streams.decide import Processor, order_by_event_time
 from streams.decisions import COMMAND, CORRECTION, DECISION, NOTICE, STATUS, VIOLATION
+from streams.engine import PHASE
 from streams.law.rulebook import RuleBook
 from streams.replay.reader import Capture, Recorded
 from streams.topics import partition_of
@@ -111,7 +112,9 @@ def plain(value: Any) -> Any:
 
 
 def timeline(capture: Capture, booking_id: str, zone: tzinfo = UTC) -> list[Entry]:
-    """A booking's inputs and outputs inside the window, in event-time order (inputs first at equal instants).
+    """A booking's inputs and outputs inside the window, in event-time order.
+
+    At equal instants inputs come first, in the engine's order by meaning (`engine.SAME_INSTANT_ORDER`), then outputs.
 
     Each entry's summary shows its instants in `zone` (the report's); its record keeps them in UTC.
     """
@@ -119,7 +122,8 @@ def timeline(capture: Capture, booking_id: str, zone: tzinfo = UTC) -> list[Entr
     items += [(_entry(r, "output", booking_id, zone), 1) for r in capture.outputs.get(booking_id, ())]
     window = capture.selection
     items = [(e, rank) for e, rank in items if window.in_window(e.at)]
-    items.sort(key=lambda item: (item[0].at, item[1], item[0].where))
+    items.sort(key=lambda item: (item[0].at, item[1], PHASE.get(item[0].type_name, 0) if item[1] == 0 else 0,
+                                 item[0].where))
     return [e for e, _ in items]
 
 
