@@ -72,29 +72,42 @@ def check_size(value: bytes | None) -> None:
 def check_fields(record: Mapping[str, Any]) -> None:
     """Raise Refused for the first instant, text or list in the record outside what the law's code works with."""
     for name, value in record.items():
-        _check(name, value)
+        problem = _problem(value)
+        if problem is not None:
+            raise Refused(problem[0], f"{name}{problem[1]}")
 
 
-def _check(path: str, value: Any) -> None:
-    if isinstance(value, datetime):
-        if not EARLIEST_FIELD <= value < LATEST_FIELD:
-            raise Refused("OUT_OF_RANGE", f"{path} {value.isoformat()} lies outside {EARLIEST_FIELD.year}-"
-                                          f"{LATEST_FIELD.year - 1}")
-    elif isinstance(value, date):
-        if not EARLIEST_FIELD.date() <= value < LATEST_FIELD.date():
-            raise Refused("OUT_OF_RANGE", f"{path} {value.isoformat()} lies outside {EARLIEST_FIELD.year}-"
-                                          f"{LATEST_FIELD.year - 1}")
-    elif isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            raise Refused("INVALID_FIELD", f"{path} is {len(value):,} characters long; at most {MAX_TEXT:,}")
-    elif isinstance(value, list | tuple):
+_TEXT, _ITEMS = f"; at most {MAX_TEXT:,}", f"; at most {MAX_ITEMS:,}"
+_OUTSIDE = f" lies outside {EARLIEST_FIELD.year}-{LATEST_FIELD.year - 1}"
+
+
+def _problem(value: Any) -> tuple[str, str] | None:
+    """What is wrong with a value, as (reason code, the rest of the sentence after its path), or None.
+
+    Every event is checked, so the path is put together only for the value that fails.
+    """
+    kind = type(value)
+    if kind is str:
+        return None if len(value) <= MAX_TEXT else ("INVALID_FIELD", f" is {len(value):,} characters long{_TEXT}")
+    if kind is datetime or isinstance(value, datetime):
+        return None if EARLIEST_FIELD <= value < LATEST_FIELD else ("OUT_OF_RANGE", f" {value.isoformat()}{_OUTSIDE}")
+    if kind is list or kind is tuple:
         if len(value) > MAX_ITEMS:
-            raise Refused("INVALID_FIELD", f"{path} has {len(value):,} items; at most {MAX_ITEMS:,}")
+            return "INVALID_FIELD", f" has {len(value):,} items{_ITEMS}"
         for i, item in enumerate(value):
-            _check(f"{path}[{i}]", item)
-    elif isinstance(value, Mapping):
+            problem = _problem(item)
+            if problem is not None:
+                return problem[0], f"[{i}]{problem[1]}"
+        return None
+    if isinstance(value, Mapping):
         for key, item in value.items():
-            _check(f"{path}.{key}", item)
+            problem = _problem(item)
+            if problem is not None:
+                return problem[0], f".{key}{problem[1]}"
+        return None
+    if isinstance(value, date) and not EARLIEST_FIELD.date() <= value < LATEST_FIELD.date():
+        return "OUT_OF_RANGE", f" {value.isoformat()}{_OUTSIDE}"
+    return None
 
 
 #: BookingRecorded's schema default for a record that leaves `state` out
