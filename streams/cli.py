@@ -429,11 +429,15 @@ def _instant(text: str) -> datetime:
 def _worker_parser(sub: Any) -> None:
     p = sub.add_parser("worker", help="run the case processor and the CLETS gate (Faust worker)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Consume the case topics and the clock (each partition's records in event-time "
-                                   "order), apply the law, write decisions, directives, violations, notices and "
-                                   "status facts; decide CLETS queries. A watchdog resumes, then gives up on, an "
-                                   "input partition left unread for 45 s. Settings come from the environment (see "
-                                   "detainer-tracker --help) and the flags below.")
+                       description=("Consume the case topics and the clock (each partition's records in event-time "
+                                    "order), apply the law, write decisions, directives, violations, notices and "
+                                    "status facts; decide CLETS queries. A message that cannot be read or decided "
+                                    "becomes a dead letter and the partition goes on. A watchdog resumes, then gives "
+                                    "up on, an input partition left unread for 45 s; when Kafka fails a write, or "
+                                    "input waits unhandled for 60 s, the worker exits with status 75 without "
+                                    "committing, to be started again. A local store that will not open after a clean "
+                                    "stop is rebuilt from the changelog. Settings come from the environment (see "
+                                    "detainer-tracker --help) and the flags below."))
     p.add_argument("--data-dir", type=Path, help="table state folder [env DT_DATA_DIR]")
     p.add_argument("--store", choices=["rocksdb", "memory"], help="table store [env DT_STORE]")
     p.add_argument("--web-port", type=int, help="HTTP port [env DT_WEB_PORT]")

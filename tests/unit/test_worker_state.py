@@ -22,7 +22,8 @@ def test_tables_left_by_a_clean_stop_are_kept_and_the_marker_consumed(tmp_path):
     assert not (data / CLEAN_STOP).exists(), "the next crash must not find an old marker"
 
 
-def test_a_store_a_clean_stop_left_that_does_not_open_is_discarded(tmp_path):
+def _clean_stop_with_a_store(tmp_path):
+    """A data dir as a clean stop leaves it, with one RocksDB store holding one case."""
     from rocksdict import Options, Rdict
 
     data = tmp_path / "worker"
@@ -30,7 +31,12 @@ def test_a_store_a_clean_stop_left_that_does_not_open_is_discarded(tmp_path):
     db[b"B-1"] = b"state"
     db.close()
     (data / CLEAN_STOP).write_text("")
-    for manifest in (data / "tables" / "cases-0.db").glob("MANIFEST-*"):
+    return data, data / "tables" / "cases-0.db"
+
+
+def test_a_store_a_clean_stop_left_that_does_not_open_is_discarded(tmp_path):
+    data, store = _clean_stop_with_a_store(tmp_path)
+    for manifest in store.glob("MANIFEST-*"):
         manifest.write_bytes(b"\x00damaged" * 64)
     _discard_state_after_a_crash(data)
     assert [p.name for p in data.iterdir()] == ["REBUILT"] and (data / "REBUILT").read_text().strip() == "damaged"
@@ -39,12 +45,8 @@ def test_a_store_a_clean_stop_left_that_does_not_open_is_discarded(tmp_path):
 def test_a_store_a_clean_stop_left_that_opens_is_kept(tmp_path):
     from rocksdict import Options, Rdict
 
-    data = tmp_path / "worker"
-    db = Rdict(str(data / "tables" / "cases-0.db"), options=Options(raw_mode=True))
-    db[b"B-1"] = b"state"
-    db.close()
-    (data / CLEAN_STOP).write_text("")
+    data, store = _clean_stop_with_a_store(tmp_path)
     _discard_state_after_a_crash(data)
-    db = Rdict(str(data / "tables" / "cases-0.db"), options=Options(raw_mode=True))
+    db = Rdict(str(store), options=Options(raw_mode=True))
     assert db[b"B-1"] == b"state" and not (data / "REBUILT").exists()
     db.close()
