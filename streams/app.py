@@ -158,7 +158,8 @@ def create_app(settings: Settings) -> faust.App:
     """The case-processor app for these settings: topics, the cases table, the agent and the ticker."""
     topics = Topics(settings)
     codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
-    work = CaseWork(rulebook.load(), codec, settings.source, settle=timedelta(seconds=settings.settle),
+    book = rulebook.load()
+    work = CaseWork(book, codec, settings.source, settle=timedelta(seconds=settings.settle),
                     future_tolerance=timedelta(seconds=settings.future_tolerance), earliest=settings.earliest,
                     partitions=settings.partitions)
     app = faust.App(
@@ -202,7 +203,7 @@ def create_app(settings: Settings) -> faust.App:
         table.restore = _changelog_restorer(app, table, settings)
     app.work = work  # type: ignore[attr-defined]
     app.cases_table = table  # type: ignore[attr-defined]
-    metrics = app.metrics = _metrics(codec)  # type: ignore[attr-defined]
+    metrics = app.metrics = _metrics(codec, book)  # type: ignore[attr-defined]
     rebuilt = settings.data_dir / "REBUILT"  # left by the worker command when it dropped the local tables
     if rebuilt.exists():
         metrics.rebuilt.labels(rebuilt.read_text().strip() or "crash").inc()
@@ -439,12 +440,13 @@ def _credentials(settings: Settings) -> Any:
                                  mechanism=settings.sasl_mechanism)
 
 
-def _metrics(codec: Codec) -> Metrics:
+def _metrics(codec: Codec, book: rulebook.RuleBook) -> Metrics:
     def symbols(type_name: str, field: str) -> list[str]:
         spec = next(f for f in codec.registry.latest(type_name).raw["fields"] if f["name"] == field)
         return list(spec["type"]["symbols"])
 
-    return Metrics(CollectorRegistry(), symbols("DeadLetter", "reason_code"), symbols("Violation", "kind"))
+    reviews = [rule for rule in book.rules if rule.startswith("review.")]
+    return Metrics(CollectorRegistry(), symbols("DeadLetter", "reason_code"), symbols("Violation", "kind"), reviews)
 
 
 def _count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from streams import cases
 from streams import events as ev
-from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, evolve
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, UNRECORDED, evolve
 from streams.decisions import Deadline, Emitter, Output
 from streams.law.regimes import regime_at
 from streams.law.rulebook import RuleBook
@@ -59,7 +59,7 @@ SAME_INSTANT_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("release falls due", ("ReleaseBecameDue",)),
     ("release moment", (ELIGIBLE, HOLD_END)),
     ("leaving custody", ("Released", "Transferred")),
-    ("overdue check", (OVERDUE,)),
+    ("overdue check", (OVERDUE, UNRECORDED)),
     ("clock", ("ClockTicked",)),
 )
 PHASE: dict[str, int] = {name: i for i, (_, names) in enumerate(SAME_INSTANT_ORDER) for name in names}

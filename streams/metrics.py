@@ -32,7 +32,7 @@ class Metrics:
     """Every metric the worker exports."""
 
     def __init__(self, registry: CollectorRegistry, dead_letter_reasons: Iterable[str] = (),
-                 violation_kinds: Iterable[str] = ()) -> None:
+                 violation_kinds: Iterable[str] = (), review_rules: Iterable[str] = ()) -> None:
         """Create the metrics in `registry`; the label values given start at zero."""
         disable_created_metrics()  # the `_created` series double every counter and no panel reads them
         self.registry = r = registry
@@ -98,8 +98,8 @@ class Metrics:
         self.rebuilt = Counter("dt_state_rebuilt", "Starts whose local tables were dropped and rebuilt from the "
                                "changelog, by why (crash: no clean stop recorded; damaged: a store would not open)",
                                ["reason"], registry=r)
-        self.reviews = Counter("dt_reviews", "Review decisions: something of a booking could not be decided, and a "
-                               "human must review the case", registry=r)
+        self.reviews = Counter("dt_reviews", "Review decisions, by rule: something of a booking could not be decided "
+                               "or the facts ran out, and a human must review the case", ["rule"], registry=r)
         for action in ("resumed", "stopped"):
             self.stalls.labels(action)
         for why in ("crash", "damaged"):
@@ -108,6 +108,8 @@ class Metrics:
             self.dead_letters.labels(reason)
         for kind in violation_kinds:
             self.violations.labels(kind, "unknown")
+        for rule in review_rules:
+            self.reviews.labels(rule)
 
     def case_step(self, result: Result, topic: str, now: datetime, waited: float | None) -> None:
         """Count one case-processor step: the input, its outputs, their latency (`waited` s since fetch), lateness.
@@ -147,7 +149,7 @@ class Metrics:
         if o.type_name == DECISION:
             self.decisions.labels(o.get("kind"), o.get("outcome"), o.regime, o.rule_id, county).inc()
             if o.get("kind") == "REVIEW":
-                self.reviews.inc()
+                self.reviews.labels(o.rule_id).inc()
             until = o.get("until")
             if o.get("kind") == "HOLD" and o.get("outcome") == "PERMITTED" and until is not None:
                 self.hold_duration.labels(o.regime).observe((until - o.effective_at).total_seconds())

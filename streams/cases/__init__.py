@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from streams import events as ev
 from streams.cases import custody, requests
-from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, evolve, new_case
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, UNRECORDED, Case, Transition, evolve, new_case
 from streams.decisions import Deadline, Emitter, Output
 from streams.law.regimes import regime_at
 from streams.law.rulebook import RuleBook
 
-__all__ = ["Case", "Transition", "apply", "fire", "new_case", "ELIGIBLE", "HOLD_END", "OVERDUE"]
+__all__ = ["Case", "Transition", "apply", "fire", "new_case", "ELIGIBLE", "HOLD_END", "OVERDUE", "UNRECORDED"]
 
 _HANDLERS = {**custody.HANDLERS, **requests.HANDLERS}
 
@@ -27,6 +27,7 @@ def apply(book: RuleBook, case: Case, event: ev.Event) -> Transition:
     case = evolve(case, seen=case.seen | {event.event_id})
     handler = _HANDLERS.get(type(event))
     step = handler(book, case, event) if handler else Transition(case)
+    step = custody.watch_detainers_alone(book, step, event.occurred_at)
     if first and not isinstance(event, ev.BookingRecorded) and step.case.facts.state is None:
         return Transition(step.case, (_unknown_jurisdiction(book, step.case, event), *step.outputs), step.deadlines)
     return step
@@ -47,6 +48,8 @@ def fire(book: RuleBook, case: Case, deadline: Deadline) -> Transition:
         return Transition(case)
     if deadline.kind == ELIGIBLE:
         return custody.at_eligibility(book, case, deadline.due_at)
+    if deadline.kind == UNRECORDED:
+        return custody.detainers_alone_review(book, case, deadline.due_at)
     if deadline.kind == HOLD_END:
         regime_start = regime_at(book, case.facts.state, deadline.due_at).start
         rule = "release.regime-ended" if regime_start == deadline.due_at else "release.hold-ended"

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from streams import events as ev
-from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, Case, Transition, evolve
+from streams.cases.state import ELIGIBLE, HOLD_END, OVERDUE, UNRECORDED, Case, Transition, evolve
 from streams.decisions import Deadline, Emitter, Output
 from streams.law import rulings
+from streams.law.detainers import hold_deadline
 from streams.law.facts import Finding
 from streams.law.regimes import overlay_active, regime_at
 from streams.law.rulebook import RuleBook
@@ -178,6 +179,56 @@ def overdue(book: RuleBook, case: Case, due: datetime) -> Transition:
         f"{deadline.astimezone(zone(book, case)).isoformat()}")
     return Transition(case, (violation,))
 
+
+
+# --- custody on detainers alone --------------------------------------------------------------------------------
+
+
+def held_on_detainers_alone(case: Case, at: datetime) -> bool:
+    """In custody with a detainer active, no charges, no other custody basis and no release ever recorded as due.
+
+    Nothing the case knows holds the person but the detainers, and a detainer is never a basis for custody past the
+    hold it asks for (8 CFR 287.7(d)); the jail has not said when the person's release falls due.
+    """
+    return (case.left_custody is None and case.release_due is None and not case.other_custody
+            and not case.facts.charges and any(d.active(at) for d in case.detainers))
+
+
+def detainers_alone_review_at(book: RuleBook, case: Case) -> datetime | None:
+    """When custody on detainers alone has lasted longer than the longest hold they could allow, plus the grace."""
+    since = case.detainers_alone_since
+    if since is None:
+        return None
+    active = [d for d in case.detainers if d.active(since)]
+    ends = [hold_deadline(book, d, since, zone(book, case)) for d in active]
+    return max([since, *ends]) + timedelta(minutes=book.overdue_grace_minutes)
+
+
+def watch_detainers_alone(book: RuleBook, step: Transition, at: datetime) -> Transition:
+    """Start (or stop) the clock of custody on detainers alone after an event changed the case."""
+    case = step.case
+    alone = held_on_detainers_alone(case, at)
+    if alone == (case.detainers_alone_since is not None):
+        return step
+    case = evolve(case, detainers_alone_since=at if alone else None)
+    review_at = detainers_alone_review_at(book, case)
+    deadlines = (Deadline(review_at, case.booking_id, UNRECORDED, case.generation),) if review_at else ()
+    return Transition(case, step.outputs, step.deadlines + deadlines)
+
+
+def detainers_alone_review(book: RuleBook, case: Case, due: datetime) -> Transition:
+    """Still held on detainers alone past the longest hold they allow: a human must find out why (no guessing)."""
+    if detainers_alone_review_at(book, case) != due or not held_on_detainers_alone(case, due):
+        return Transition(case)
+    since, local = case.detainers_alone_since or due, zone(book, case)
+    evidence = tuple(d.event_id for d in case.detainers if d.active(due))
+    review = Emitter(book, case.booking_id).decision(
+        due, regime_at(book, case.facts.state, due).id, "REVIEW", "HUMAN_REVIEW", "review.detainers-alone", evidence,
+        f"held since {since.astimezone(local).isoformat()} with a detainer and no charges, no other custody basis "
+        f"and no release recorded as due; the longest hold the detainers allow ended by "
+        f"{(due - timedelta(minutes=book.overdue_grace_minutes)).astimezone(local).isoformat()}: a human must "
+        "check why the person is still in custody")
+    return Transition(case, (review,))
 
 
 

@@ -11,6 +11,8 @@ from streams.law.detainers import Detainer
 from streams.law.facts import Facts
 
 ELIGIBLE, HOLD_END, OVERDUE = "ELIGIBLE", "HOLD_END", "OVERDUE"
+#: the check on a person held on detainers alone, with no release ever recorded as due
+UNRECORDED = "UNRECORDED"
 
 T = TypeVar("T")
 
@@ -46,6 +48,8 @@ class Case:
     transfer_permitted: bool = False
     left_custody: tuple[datetime, str] | None = None
     status: tuple[str, str] | None = None
+    #: since when the person has been held on detainers alone (no charges, no other basis, no release due)
+    detainers_alone_since: datetime | None = None
     generation: int = 0
     seen: frozenset[str] = frozenset()
 

@@ -52,7 +52,7 @@ def load(path: Path) -> Scenario:
         events.insert(0, {"type": "BookingRecorded", "event_id": f"{booking}-e0",
                           "occurred_at": events[0]["occurred_at"], "source": "scenario", "booking_id": booking,
                           "person_id": f"P-{booking}", "state": state, "county": county,
-                          "facility": f"{county} County Jail", "charges": []})
+                          "facility": f"{county} County Jail", "charges": data.get("charges", [])})
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None
     return Scenario(path, data["name"], str(data.get("law", "")), booking, until, events,
                     [row_of_expectation(r) for r in data["expect"]])

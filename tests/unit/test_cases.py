@@ -100,3 +100,52 @@ def test_output_ids_do_not_depend_on_the_offset_an_instant_was_written_in():
         return [o.output_id for o in cases.fire(BOOK, due.case, due.deadlines[0]).outputs]
 
     assert ids(T0) == ids(T0.astimezone(UTC))
+
+
+def _held_on_a_detainer_alone():
+    """Booked with no charges; an I-247D lodged an hour later: the review is due 48 hours and the grace later."""
+    booked = step(cases.new_case("B"), ev.BookingRecorded(**common(1, 0), person_id="P", county="Fresno",
+                                                         facility="Main Jail", charges=()))
+    lodged = step(booked.case, ev.DetainerLodged(**common(2, 1), detainer_id="D", form="I247D"))
+    (review,) = [d for d in lodged.deadlines if d.kind == cases.UNRECORDED]
+    assert review.due_at == at(1 + 48) + timedelta(minutes=BOOK.overdue_grace_minutes)
+    return lodged.case, review
+
+
+def test_custody_on_a_detainer_alone_past_its_longest_hold_is_reviewed():
+    case, review = _held_on_a_detainer_alone()
+    (out,) = cases.fire(BOOK, case, review).outputs
+    assert (out.get("kind"), out.get("outcome"), out.rule_id, out.evidence) == (
+        "REVIEW", "HUMAN_REVIEW", "review.detainers-alone", ("e2",))
+
+
+def test_whatever_ends_custody_on_a_detainer_alone_makes_its_review_stale():
+    case, review = _held_on_a_detainer_alone()
+    for event in (ev.ReleaseBecameDue(**common(3, 10), reason="CHARGES_DROPPED", release_at=at(10)),
+                  ev.Released(**common(3, 10)),
+                  ev.DetainerLifted(**common(3, 10), detainer_id="D"),
+                  ev.CustodyBasisRecorded(**common(3, 10), basis_id="W", kind="CRIMINAL_WARRANT", active=True),
+                  ev.ChargesAmended(**common(3, 10), charges=(ev.Charge("PC 459", "FELONY"),))):
+        later = step(case, event)
+        assert later.case.detainers_alone_since is None, type(event).__name__
+        assert cases.fire(BOOK, later.case, review).outputs == (), type(event).__name__
+
+
+def test_a_detainer_alone_again_later_restarts_the_clock_from_then():
+    case, first = _held_on_a_detainer_alone()
+    warrant = step(case, ev.CustodyBasisRecorded(**common(3, 10), basis_id="W", kind="CRIMINAL_WARRANT",
+                                                  active=True)).case
+    cleared = step(warrant, ev.CustodyBasisRecorded(**common(4, 30), basis_id="W", kind="CRIMINAL_WARRANT",
+                                                    active=False))
+    (second,) = [d for d in cleared.deadlines if d.kind == cases.UNRECORDED]
+    assert second.due_at == at(30 + 48) + timedelta(minutes=BOOK.overdue_grace_minutes)
+    assert cases.fire(BOOK, cleared.case, first).outputs == ()
+    assert [o.rule_id for o in cases.fire(BOOK, cleared.case, second).outputs] == ["review.detainers-alone"]
+
+
+def test_charges_on_the_booking_mean_no_review_for_the_detainer():
+    booked = step(cases.new_case("B"), ev.BookingRecorded(
+        **common(1, 0), person_id="P", county="Fresno", facility="Main Jail",
+        charges=(ev.Charge("PC 459", "FELONY"),)))
+    lodged = step(booked.case, ev.DetainerLodged(**common(2, 1), detainer_id="D", form="I247D"))
+    assert [d for d in lodged.deadlines if d.kind == cases.UNRECORDED] == []

@@ -83,3 +83,10 @@ def test_a_dead_letter_is_counted_by_reason_and_nothing_else(codec):
     metrics.case_step(result, "bookings", NOW, 0.0)
     assert value(metrics, "dt_dead_letters_total", reason="MISSING_HEADER") == 1
     assert value(metrics, "dt_events_consumed_total", topic="bookings", event_type="unknown") == 0
+
+
+def test_a_review_is_counted_by_its_rule(codec):
+    name = "x07_held_on_a_detainer_alone_with_no_release_due_goes_to_human_review"
+    metrics, _ = run(codec, name, until=load(CASES / f"{name}.yaml").until)
+    assert value(metrics, "dt_reviews_total", rule="review.detainers-alone") == 1
+    assert value(metrics, "dt_reviews_total", rule="review.undecidable") == 0
