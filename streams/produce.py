@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from streams.admission import TimeWindow, check_fields, check_jurisdiction
+from streams.admission import Refused, TimeWindow, check_fields, check_jurisdiction
 from streams.codec import Codec, Encoded
 from streams.errors import DetainerTrackerError, EventValidationError, KafkaUnavailable
 from streams.law import places
@@ -60,7 +60,11 @@ def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = N
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
-            line = parse_line(number, text, codec)
+            obj = parse_object(text)
+            if obj.get("type") == "BookingRecorded" and "state" not in obj:
+                raise Refused("INVALID_FIELD", "a booking record must say its 'state' (the two-letter USPS code): "
+                                               "the jurisdiction is never assumed")
+            line = line_of(number, obj, codec)
             if window is not None:
                 window.check(line.record)
             check_fields(line.record)
@@ -76,12 +80,22 @@ def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = N
 
 def parse_line(number: int, text: str, codec: Codec) -> Line:
     """Parse one JSON line into a validated record; raise EventValidationError saying what is wrong."""
+    return line_of(number, parse_object(text), codec)
+
+
+def parse_object(text: str) -> dict[str, Any]:
+    """One JSON line's object; raise EventValidationError when it is not one."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EventValidationError(f"not JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(obj, dict):
         raise EventValidationError("a line must hold one JSON object")
+    return obj
+
+
+def line_of(number: int, obj: dict[str, Any], codec: Codec) -> Line:
+    """The validated record of one event object as JSON gives it; raise EventValidationError saying what is wrong."""
     type_name = obj.get("type")
     if not isinstance(type_name, str) or not type_name:
         raise EventValidationError("missing 'type' (the event type, e.g. \"BookingRecorded\")")

@@ -17,7 +17,7 @@ def _line(type_name, **fields):
 
 def test_a_file_mixing_good_and_bad_lines(settings, kafka_codec, tmp_path):
     lines = [
-        _line("BookingRecorded", booking_id="B1", person_id="P1", county="Fresno", facility="Fresno Main",
+        _line("BookingRecorded", booking_id="B1", person_id="P1", state="CA", county="Fresno", facility="Fresno Main",
               charges=[{"statute": "PC 211", "level": "FELONY"}]),
         "{broken",
         _line("DetainerLodged", booking_id="B1", detainer_id="D1", form="I247A", authority="I205"),

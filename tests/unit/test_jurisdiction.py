@@ -96,6 +96,10 @@ def test_produce_maps_a_spelled_out_state_with_a_warning_and_refuses_unknown_sta
     assert isinstance(unknown_county, BadLine) and "'Gotham' is not a county of CA" in unknown_county.reason
 
 
+def test_a_booking_record_in_json_without_its_state_is_refused_not_taken_as_california(codec):
+    (refused,) = read_jsonl(_jsonl(_trust_era_booking(None, "Kern")[:1]), codec)
+    assert isinstance(refused, BadLine) and "must say its 'state'" in refused.reason
+
 def test_the_worker_dead_letters_a_booking_record_of_an_unknown_state_or_county(codec):
     step = Step(codec)
     for state, county in (("XX", "Kern"), ("CA", "Gotham")):
