@@ -32,7 +32,7 @@ from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.metrics import Metrics
-from streams.progress import ProgressGuard
+from streams.progress import EXIT_INFRASTRUCTURE, ProgressGuard, disk_free
 from streams.restore import first_offsets, restore_changelog, rocksdb_writer
 from streams.scheduling import EventTimeScheduler, SteadyFetchConsumer
 from streams.schemas import SchemaRegistry
@@ -215,6 +215,9 @@ def create_app(settings: Settings) -> faust.App:
     def observe(idle: float, unhandled: int) -> None:
         metrics.idle.set(idle)
         metrics.unhandled.set(unhandled)
+        free = disk_free(settings.data_dir)
+        if free is not None:
+            metrics.disk_free.set(free)
         metrics.guard_checked.set_to_current_time()
 
     guard = ProgressGuard(settings.kafka_client_config(), settings.app_id, stop_uncommitted,
@@ -514,11 +517,6 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
                 stop_uncommitted(f"CLETS query at partition {msg.partition} offset {msg.offset}: {exc!r}")
             metrics.gate_step(result, ruling)
             _count_lag(app, metrics, msg, topic_ids)
-
-
-#: the worker's exit status when Kafka or the disk failed under it: a supervisor restarts it, and it resumes from the
-#: last committed offsets
-EXIT_INFRASTRUCTURE = 75
 
 
 def stop_uncommitted(why: str) -> None:

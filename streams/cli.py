@@ -16,6 +16,7 @@ from typing import Any
 from streams import __version__
 from streams.config import Settings, environment_help
 from streams.errors import DetainerTrackerError
+from streams.progress import EXIT_INFRASTRUCTURE, disk_free
 
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
@@ -433,9 +434,10 @@ def _worker_parser(sub: Any) -> None:
                                     "order), apply the law, write decisions, directives, violations, notices and "
                                     "status facts; decide CLETS queries. A message that cannot be read or decided "
                                     "becomes a dead letter and the partition goes on. A watchdog resumes, then gives "
-                                    "up on, an input partition left unread for 45 s; when Kafka fails a write, or "
-                                    "input waits unhandled for 60 s, the worker exits with status 75 without "
-                                    "committing, to be started again. A local store that will not open after a clean "
+                                    "up on, an input partition left unread for 45 s; when Kafka or the disk fails a "
+                                    "write, or input waits unhandled for 60 s, the worker exits with status 75 "
+                                    "without committing, to be started again; it does not start with under 64 MiB "
+                                    "free for its tables. A local store that will not open after a clean "
                                     "stop is rebuilt from the changelog. Settings come from the environment (see "
                                     "detainer-tracker --help) and the flags below."))
     p.add_argument("--data-dir", type=Path, help="table state folder [env DT_DATA_DIR]")
@@ -458,6 +460,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_ticker:
         changes["ticker"] = False
     settings = dataclasses.replace(settings, **changes)
+    full = disk_too_full(settings.data_dir)
+    if full is not None:
+        logging.getLogger(__name__).critical("%s; the worker does not start (status %d): free space there and it "
+                                             "resumes from its last commit", full, EXIT_INFRASTRUCTURE)
+        return EXIT_INFRASTRUCTURE
     _discard_state_after_a_crash(settings.data_dir)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
@@ -471,6 +478,17 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 CLEAN_STOP = "CLEAN_STOP"
+#: the least free space the worker starts with: a RocksDB compaction of a county's cases needs tens of MiB
+DISK_RESERVE_BYTES = 64 * 1024 * 1024
+
+
+def disk_too_full(data_dir: Path, reserve: int = DISK_RESERVE_BYTES) -> str | None:
+    """Why the local tables' disk cannot take the worker's writes, or None."""
+    free = disk_free(data_dir)
+    if free is None or free >= reserve:
+        return None
+    return (f"the disk of {data_dir} has {free / 1024 / 1024:.1f} MiB free, under the {reserve / 1024 / 1024:.0f} "
+            "MiB the local tables need")
 
 
 #: written into the data dir when its tables were dropped at start, with why; the worker's metrics report it

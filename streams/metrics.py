@@ -92,6 +92,9 @@ class Metrics:
                           "guard (a thread outside the event loop) last measured", registry=r)
         self.unhandled = Gauge("dt_worker_unhandled_messages", "Messages of the worker's partitions past their "
                                "committed offsets, as its progress guard last measured", registry=r)
+        self.disk_free = Gauge("dt_worker_disk_free_bytes", "Bytes free for an unprivileged writer on the file "
+                               "system of the worker's local tables, as its progress guard last measured",
+                               registry=r)
         self.guard_checked = Gauge("dt_worker_progress_checked_timestamp_seconds", "When the progress guard last "
                                    "measured (it stops, and this stands still, only when the process is gone)",
                                    registry=r)

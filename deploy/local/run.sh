@@ -50,16 +50,19 @@ export DT_WEB_PORT=${DT_WEB_PORT:-6066}
 # as a supervisor would: the worker started again when Kafka or the disk failed under it (it exits 75 then, having
 # committed nothing more, and resumes from its last commit)
 supervised() {
-  local child rc
+  local child rc started pause=2
   trap 'kill "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
   while true; do
+    started=$SECONDS
     "$@" &
     child=$!
     wait "$child"
     rc=$?
     [ "$rc" = 75 ] || return "$rc"
-    echo "$(date -u +%FT%TZ) the worker exited 75 (Kafka or the disk failed under it); starting it again"
-    sleep 2
+    # a worker that ran a while starts again at once; one that keeps failing (a full disk) waits longer each time
+    if [ $((SECONDS - started)) -ge 120 ]; then pause=2; else pause=$((pause * 2 > 60 ? 60 : pause * 2)); fi
+    echo "$(date -u +%FT%TZ) the worker exited 75 (Kafka or the disk failed under it); starting it again in ${pause} s"
+    sleep "$pause"
   done
 }
 supervised as worker $dt worker >>.local/worker.log 2>&1 &
