@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from streams.errors import DetainerTrackerError, KafkaUnavailable
+from streams.reach import check
 from streams.topics import Topic, Topics
 
 TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -30,6 +31,7 @@ class TopicStatus:
 
 def admin_client(client_config: dict[str, Any]) -> KafkaAdminClient:
     """An admin client with the project's client id; `client_config` is Settings.kafka_client_config()."""
+    check(client_config)
     try:
         return KafkaAdminClient(client_id="detainer-tracker-admin", **client_config)
     except KafkaError as exc:

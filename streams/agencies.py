@@ -21,6 +21,7 @@ from kafka import KafkaConsumer, TopicPartition
 from streams import events as ev
 from streams.codec import Codec, Coordinates, DeadLetter
 from streams.errors import ConfigError, EventValidationError
+from streams.reach import check
 from streams.schemas import from_json
 
 TYPE = "AgencyAgreementRecorded"
@@ -73,6 +74,7 @@ def fingerprint(record: dict[str, Any]) -> str:
 
 def read_registry(client_config: dict[str, Any], codec: Codec, topic: str) -> dict[str, dict[str, Any]]:
     """The registry as the topic holds it now: the latest readable entry of each agency, read to the end offsets."""
+    check(client_config)
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, auto_offset_reset="earliest",
                              client_id="detainer-tracker-agencies", **client_config)
     try:

@@ -439,8 +439,10 @@ def _count_sent(standing: Counter[bytes], headers: Any, known_only: bool = False
 def _credentials(settings: Settings) -> Any:
     if not settings.secured:
         return None
+    if not settings.sasl:  # SSL: the client certificate is the principal
+        return faust.SSLCredentials(settings.ssl_context)
     return faust.SASLCredentials(username=settings.sasl_username, password=settings.sasl_password,
-                                 mechanism=settings.sasl_mechanism)
+                                 mechanism=settings.sasl_mechanism, ssl_context=settings.ssl_context)
 
 
 def _metrics(codec: Codec, book: rulebook.RuleBook) -> Metrics:

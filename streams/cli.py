@@ -15,8 +15,9 @@ from typing import Any
 
 from streams import __version__
 from streams.config import Settings, environment_help
-from streams.errors import DetainerTrackerError
+from streams.errors import DetainerTrackerError, KafkaUnavailable
 from streams.progress import EXIT_INFRASTRUCTURE, disk_free
+from streams.reach import Refused, check
 
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
@@ -94,8 +95,12 @@ def _broker_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=9092, help="client port on 127.0.0.1 (default 9092)")
     p.add_argument("--controller-port", type=int, default=9093, help="KRaft controller port (default 9093)")
     p.add_argument("--secure", action="store_true",
-                   help="SASL/SCRAM and ACLs: a user for `admin` (super user) and each principal of --roles, "
-                        "their credentials written to HOME/credentials/NAME.env (set at the broker's first start)")
+                   help="TLS on every listener (a local CA in HOME/tls), SASL/SCRAM and ACLs: a user for `admin` "
+                        "(super user) and each principal of --roles, their settings written to "
+                        "HOME/credentials/NAME.env (users set at the broker's first start)")
+    p.add_argument("--mtls-port", type=int, default=9094,
+                   help="with --secure: the port for clients that authenticate by certificate alone (SSL; "
+                        "default 9094)")
     p.add_argument("--roles", type=Path, help="roles file naming the principals (default deploy/access/roles.yaml)")
     p.set_defaults(handler=_broker)
 
@@ -105,7 +110,8 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 
     home = args.home or DEFAULT_HOME
     users = _local_users(home, settings, args.roles) if args.secure and args.action == "start" else {}
-    broker = LocalBroker(home=home, port=args.port, controller_port=args.controller_port, users=users)
+    broker = LocalBroker(home=home, port=args.port, controller_port=args.controller_port, users=users,
+                         mtls_port=args.mtls_port if users else None)
     if args.action == "fetch":
         print(f"Kafka {broker.version} jars in {ensure_jars(broker.version, broker.jar_cache)}")
     elif args.action == "start":
@@ -113,8 +119,11 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
         state = "started" if started else "already running"
         print(f"Kafka {broker.version} {state} at {broker.bootstrap} (pid {broker.pid()}, log {broker.log_file})")
         if users:
-            print(f"secured: SASL_PLAINTEXT, SCRAM users {', '.join(sorted(users))}; credentials in "
-                  f"{home / 'credentials'} (source one: set -a; . {home / 'credentials'}/NAME.env)")
+            for name in users:
+                broker.client_certificate(name)
+            print(f"secured: SASL_SSL (TLS, CA {broker.ca_file}), SCRAM users {', '.join(sorted(users))}; "
+                  f"settings in {home / 'credentials'} (source one: set -a; . {home / 'credentials'}/NAME.env); "
+                  f"client certificates for SSL on 127.0.0.1:{args.mtls_port} in {broker.tls_dir}/client-NAME.pem")
     elif args.action == "stop":
         print("stopped" if broker.stop() else "not running")
     else:
@@ -139,20 +148,23 @@ def _local_users(home: Path, settings: Settings, roles: Path | None) -> dict[str
         raise DetainerTrackerError(f"the broker in {home} was first started without --secure; users are made "
                                    f"when its storage is formatted (stop it and remove {home} to start afresh)")
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     users = {}
     for name in (ADMIN_USER, *plan.principals):
         path = folder / f"{name}.env"
         if path.exists():
             values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
             users[name] = values["DT_SASL_PASSWORD"]
-            continue
-        if formatted:
+        elif formatted:
             raise DetainerTrackerError(f"principal {name!r} is new, but the broker in {home} is formatted; "
                                        f"SCRAM users are made at format time (remove {home} to start afresh)")
-        users[name] = secrets.token_urlsafe(18)
+        else:
+            users[name] = secrets.token_urlsafe(18)
         path.touch(mode=0o600)
-        path.write_text(f"DT_SECURITY_PROTOCOL=SASL_PLAINTEXT\nDT_SASL_MECHANISM={SCRAM_MECHANISM}\n"
-                        f"DT_SASL_USERNAME={name}\nDT_SASL_PASSWORD={users[name]}\n")
+        path.chmod(0o600)
+        path.write_text(f"DT_SECURITY_PROTOCOL=SASL_SSL\nDT_SSL_CAFILE={home / 'tls' / 'ca.pem'}\n"
+                        f"DT_SASL_MECHANISM={SCRAM_MECHANISM}\nDT_SASL_USERNAME={name}\n"
+                        f"DT_SASL_PASSWORD={users[name]}\n")
     return users
 
 
@@ -464,6 +476,13 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     if full is not None:
         logging.getLogger(__name__).critical("%s; the worker does not start (status %d): free space there and it "
                                              "resumes from its last commit", full, EXIT_INFRASTRUCTURE)
+        return EXIT_INFRASTRUCTURE
+    try:
+        check(settings.kafka_client_config())  # a refused login or certificate is said as such, at once
+    except Refused:
+        raise
+    except KafkaUnavailable as exc:  # the broker away: infrastructure, so the supervisor tries again
+        logging.getLogger(__name__).critical("%s; the worker does not start (status %d)", exc, EXIT_INFRASTRUCTURE)
         return EXIT_INFRASTRUCTURE
     _discard_state_after_a_crash(settings.data_dir)
     app = create_app(settings)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from streams.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]*$")
 
@@ -53,11 +55,21 @@ ENVIRONMENT: dict[str, Setting] = {
     "web_port": Setting("DT_WEB_PORT", "the worker's HTTP port (/metrics for Prometheus), default 6066"),
     "web_bind": Setting("DT_WEB_BIND", "the address the worker's HTTP port listens on (default 127.0.0.1; "
                                        "0.0.0.0 in containers)"),
-    "security_protocol": Setting("DT_SECURITY_PROTOCOL", "PLAINTEXT (default) or SASL_PLAINTEXT (SCRAM users, "
-                                                         "ACLs: see README, Access control)"),
+    "security_protocol": Setting("DT_SECURITY_PROTOCOL", "PLAINTEXT (default), SASL_SSL (SCRAM users over TLS), "
+                                                         "SSL (TLS with a client certificate as the principal) or "
+                                                         "SASL_PLAINTEXT (no encryption); see README, Access "
+                                                         "control"),
     "sasl_mechanism": Setting("DT_SASL_MECHANISM", "SCRAM-SHA-256 (default) or SCRAM-SHA-512"),
     "sasl_username": Setting("DT_SASL_USERNAME", "the Kafka principal this process authenticates as"),
     "sasl_password": Setting("DT_SASL_PASSWORD", "its password (never printed)"),
+    "ssl_cafile": Setting("DT_SSL_CAFILE", "PEM file of the CA certificates that sign the brokers' (default: the "
+                                           "system's trusted CAs)"),
+    "ssl_certfile": Setting("DT_SSL_CERTFILE", "PEM file of this process's client certificate (needed for SSL)"),
+    "ssl_keyfile": Setting("DT_SSL_KEYFILE", "PEM file of its private key (keep it 0600)"),
+    "ssl_key_password": Setting("DT_SSL_KEY_PASSWORD", "the key file's password, when it is encrypted (never "
+                                                       "printed)"),
+    "ssl_check_hostname": Setting("DT_SSL_CHECK_HOSTNAME", "1 (default): the broker's certificate must name the "
+                                                           "host connected to; 0 only for a broken test set-up"),
     "future_tolerance": Setting("DT_FUTURE_TOLERANCE", "seconds an event's occurred_at may lie past the wall clock "
                                                        "(default 300); later ones are refused by produce, the "
                                                        "broker and the worker"),
@@ -93,6 +105,11 @@ class Settings:
     sasl_mechanism: str = "SCRAM-SHA-256"
     sasl_username: str = ""
     sasl_password: str = field(default="", repr=False)
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    ssl_key_password: str = field(default="", repr=False)
+    ssl_check_hostname: bool = True
     future_tolerance: float = 300.0
     earliest_event: str = "2000-01-01"
     settle: float = 300.0
@@ -132,6 +149,7 @@ class Settings:
         if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
             raise ConfigError(f"{self.security_protocol} needs a user name and a password "
                               "(DT_SASL_USERNAME, DT_SASL_PASSWORD)")
+        self._check_tls()
         if not 0 <= self.future_tolerance <= 86_400:
             raise ConfigError(f"future_tolerance must be in [0, 86400] seconds, got {self.future_tolerance} "
                               "(DT_FUTURE_TOLERANCE)")
@@ -155,17 +173,62 @@ class Settings:
         """The earliest instant an event may carry (midnight UTC of `earliest_event`)."""
         return datetime.combine(date.fromisoformat(self.earliest_event), time(), UTC)
 
+    def _check_tls(self) -> None:
+        if self.security_protocol == "SSL" and not (self.ssl_certfile and self.ssl_keyfile):
+            raise ConfigError("SSL authenticates by a client certificate: give its file and its key's "
+                              "(DT_SSL_CERTFILE, DT_SSL_KEYFILE)")
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ConfigError("a client certificate needs its key, and a key its certificate (DT_SSL_CERTFILE, "
+                              "DT_SSL_KEYFILE)")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"{name} {value} is not a file ({ENVIRONMENT[name].env})")
+        if self.tls:
+            self.ssl_context  # noqa: B018 - a CA or key that does not load stops start-up here, saying which
+
     @property
     def secured(self) -> bool:
-        """True when clients authenticate (SASL)."""
+        """True when clients authenticate (SASL, or a client certificate)."""
         return self.security_protocol != "PLAINTEXT"
 
+    @property
+    def sasl(self) -> bool:
+        """True when clients authenticate with a user name and a password."""
+        return self.security_protocol.startswith("SASL")
+
+    @property
+    def tls(self) -> bool:
+        """True when the connections to Kafka are encrypted."""
+        return self.security_protocol.endswith("SSL")
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every Kafka client of this process (TLS 1.2 at least, the host name checked)."""
+        if not self.tls:
+            return None
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.check_hostname = self.ssl_check_hostname
+            if self.ssl_certfile:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"the TLS files do not load: {exc} (DT_SSL_CAFILE, DT_SSL_CERTFILE, "
+                              "DT_SSL_KEYFILE, DT_SSL_KEY_PASSWORD)") from None
+        return context
+
     def security_config(self) -> dict[str, Any]:
-        """How a client authenticates; the same keyword names serve kafka-python and aiokafka."""
+        """How a client encrypts and authenticates; the same keyword names serve kafka-python and aiokafka."""
         if not self.secured:
             return {}
-        return {"security_protocol": self.security_protocol, "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_username, "sasl_plain_password": self.sasl_password}
+        config: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.tls:
+            config["ssl_context"] = self.ssl_context
+        if self.sasl:
+            config.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
+                          sasl_plain_password=self.sasl_password)
+        return config
 
     def kafka_client_config(self) -> dict[str, Any]:
         """Settings every kafka-python client of ours gets."""

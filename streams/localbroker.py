@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -26,6 +27,7 @@ from string import Template
 from typing import Any
 
 from streams.errors import BrokerError
+from streams.tls import Issued, LocalCA
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = REPO_ROOT / "deploy" / "local"
@@ -41,6 +43,15 @@ CONTROLLER_USER = "controller"
 _USER_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 log = logging.getLogger(__name__)
+
+
+def client_context(ca_file: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    """A client's TLS context trusting `ca_file` (host names checked, TLS 1.2 at least), with a certificate."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert is not None:
+        context.load_cert_chain(str(cert), str(key) if key else None)
+    return context
 
 
 def free_port() -> int:
@@ -119,9 +130,13 @@ class LocalBroker:
     jar_cache: Path = DEFAULT_JAR_CACHE
     heap: str = "768m"
     extra_properties: dict[str, str] = field(default_factory=dict)
-    #: SCRAM users (name -> password). When given, the client listener is SASL_PLAINTEXT and the KRaft
-    #: StandardAuthorizer applies ACLs; ADMIN_USER must be among them (the super user that sets the ACLs).
+    #: SCRAM users (name -> password). When given, the client listener is SASL_SSL (TLS from a local CA in
+    #: HOME/tls), the controller listener too, and the KRaft StandardAuthorizer applies ACLs; ADMIN_USER must be
+    #: among them (the super user that sets the ACLs).
     users: dict[str, str] = field(default_factory=dict, repr=False)
+    #: secured only: a port for clients that authenticate by certificate alone (SSL, client auth required; the
+    #: certificate's common name is the principal)
+    mtls_port: int | None = None
     _proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -134,13 +149,40 @@ class LocalBroker:
         """True when clients must authenticate and ACLs apply."""
         return bool(self.users)
 
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and the certificates it issued (secured only)."""
+        return self.home / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate clients of a secured broker trust."""
+        return self.tls_dir / "ca.pem"
+
     def client_config(self, user: str = ADMIN_USER) -> dict[str, Any]:
-        """kafka-python (and aiokafka) keywords to reach this broker, as `user` when it is secured."""
+        """kafka-python (and aiokafka) keywords to reach this broker, as `user` (SCRAM over TLS) when secured."""
         config: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
         if self.secured:
-            config.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism=SCRAM_MECHANISM,
-                          sasl_plain_username=user, sasl_plain_password=self.users[user])
+            config.update(security_protocol="SASL_SSL", ssl_context=client_context(self.ca_file),
+                          sasl_mechanism=SCRAM_MECHANISM, sasl_plain_username=user,
+                          sasl_plain_password=self.users[user])
         return config
+
+    def certificate_config(self, user: str) -> dict[str, Any]:
+        """The same, authenticated by a client certificate for `user` on the mutual-TLS port."""
+        if not (self.secured and self.mtls_port):
+            raise BrokerError("only a secured broker with an mTLS port takes client certificates")
+        issued = self.client_certificate(user)
+        return {"bootstrap_servers": f"127.0.0.1:{self.mtls_port}", "security_protocol": "SSL",
+                "ssl_context": client_context(self.ca_file, issued.cert, issued.key)}
+
+    def client_certificate(self, user: str) -> Issued:
+        """The client certificate of `user` from the local CA (made on first use), CN=user."""
+        issued = Issued(self.tls_dir / f"client-{user}.pem", self.tls_dir / f"client-{user}.crt",
+                        self.tls_dir / f"client-{user}.key")
+        if issued.cert.exists() and issued.key.exists():
+            return issued
+        return LocalCA(self.tls_dir).issue(f"client-{user}", user)
 
     @property
     def pid_file(self) -> Path:
@@ -208,9 +250,16 @@ class LocalBroker:
         for sub in ("data", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         template = Template((DEPLOY_DIR / "server.properties.in").read_text())
-        text = template.substitute(port=self.port, controller_port=self.controller_port,
-                                   data_dir=self.home / "data", listener=self._listener,
-                                   controller_protocol=self._listener, security=self._security_properties())
+        listener = self._listener
+        listeners = [f"{listener}://127.0.0.1:{self.port}"]
+        protocols = [f"CONTROLLER:{listener}", f"{listener}:{listener}"]
+        if self.secured and self.mtls_port:
+            listeners.append(f"MTLS://127.0.0.1:{self.mtls_port}")
+            protocols.append("MTLS:SSL")
+        text = template.substitute(listeners=",".join([*listeners, f"CONTROLLER://127.0.0.1:{self.controller_port}"]),
+                                   advertised=",".join(listeners), protocol_map=",".join(protocols),
+                                   listener=listener, controller_port=self.controller_port,
+                                   data_dir=self.home / "data", security=self._security_properties())
         extra = "".join(f"{k}={v}\n" for k, v in sorted(self.extra_properties.items()))
         config = self.home / "server.properties"
         self.home.chmod(0o700)  # the configuration holds secrets when secured: only the broker's user reads it
@@ -221,7 +270,7 @@ class LocalBroker:
 
     @property
     def _listener(self) -> str:
-        return "SASL_PLAINTEXT" if self.secured else "PLAINTEXT"
+        return "SASL_SSL" if self.secured else "PLAINTEXT"
 
     def _security_properties(self) -> str:
         if not self.secured:
@@ -241,11 +290,26 @@ class LocalBroker:
         # that holds the SCRAM users is loaded), as a principal of its own with a password made at each start and
         # known only to this file; nothing anonymous is a super user, so no client gets round the ACLs through it.
         controller = secrets.token_urlsafe(24)
-        return ("\n# Secured: SCRAM users (created at format time) and the KRaft authorizer on the client listener;\n"
+        ca = LocalCA(self.tls_dir)
+        broker = ca.issue("broker", "127.0.0.1", hosts=("127.0.0.1", "localhost"), server=True)
+        mtls = ("listener.name.mtls.ssl.client.auth=required\n"
+                # only the local CA's certificates are trusted; each names its principal in its common name
+                "listener.name.mtls.ssl.principal.mapping.rules=RULE:^CN=([^,]+)(,.*)?$/$1/,DEFAULT\n"
+                if self.mtls_port else "")
+        return ("\n# Secured: every listener encrypted (TLS 1.3, or 1.2 at least, certificates from the local CA in\n"
+                "# tls/); SCRAM users (created at format time) and the KRaft authorizer on the client listener;\n"
                 "# the controller listener authenticated with PLAIN as the internal controller principal.\n"
+                "ssl.keystore.type=PEM\n"
+                f"ssl.keystore.location={broker.pem}\n"
+                "ssl.truststore.type=PEM\n"
+                f"ssl.truststore.location={ca.cert_file}\n"
+                "ssl.protocol=TLSv1.3\n"
+                "ssl.enabled.protocols=TLSv1.3,TLSv1.2\n"
+                "ssl.endpoint.identification.algorithm=https\n"
+                f"{mtls}"
                 f"sasl.enabled.mechanisms={SCRAM_MECHANISM}\n"
                 f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}\n"
-                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config="
+                f"listener.name.{self._listener.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config="
                 f"org.apache.kafka.common.security.scram.ScramLoginModule required "
                 f'username="{ADMIN_USER}" password="{password}";\n'
                 "sasl.mechanism.controller.protocol=PLAIN\n"
@@ -272,7 +336,16 @@ class LocalBroker:
                  for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")]
         cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
                          "--ignore-formatted", *scram, heap="256m")
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # the passwords go in a Java argument file only this user reads, never on a command line (which every
+        # local user can see in /proc)
+        arguments = self.home / "format.args"
+        arguments.touch(mode=0o600)
+        arguments.chmod(0o600)
+        arguments.write_text("\n".join(cmd[1:]) + "\n")
+        try:
+            result = subprocess.run([cmd[0], f"@{arguments}"], capture_output=True, text=True, check=False)
+        finally:
+            arguments.unlink(missing_ok=True)
         if result.returncode != 0:
             raise BrokerError(f"formatting KRaft storage in {self.home / 'data'} failed:\n"
                               f"{result.stdout}{result.stderr}")

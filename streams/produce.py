@@ -21,6 +21,7 @@ from streams.codec import Codec, Encoded
 from streams.errors import DetainerTrackerError, EventValidationError, KafkaUnavailable
 from streams.law import places
 from streams.law.places import Places
+from streams.reach import check
 from streams.schemas import from_json
 
 
@@ -129,6 +130,7 @@ class EventProducer:
                  client_id: str = "detainer-tracker-producer") -> None:
         """Connect to Kafka; `client_config` is Settings.kafka_client_config() plus any extra producer settings."""
         self.codec = codec
+        check(client_config)
         try:
             self._producer = KafkaProducer(client_id=client_id, acks="all", enable_idempotence=True, linger_ms=5,
                                            max_in_flight_requests_per_connection=5, **client_config)

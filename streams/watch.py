@@ -17,6 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.codec import Codec, Coordinates, Decoded
+from streams.reach import check
 from streams.topics import CASE_INPUTS
 
 
@@ -82,6 +83,7 @@ def watch(client_config: dict[str, Any], codec: Codec, every: float, report: Cal
     """Read inputs and outputs from the beginning, reporting a line every `every` seconds until interrupted."""
     topics = [codec.topics.name(t) for t in (*CASE_INPUTS, "decisions", "custody_commands", "violations",
                                              "clets_decisions", "deadletter")]
+    check(client_config)
     consumer = KafkaConsumer(client_id="detainer-tracker-watch", group_id=None, enable_auto_commit=False,
                              auto_offset_reset="earliest", isolation_level="read_committed", **client_config)
     summary = Summary()

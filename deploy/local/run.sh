@@ -4,7 +4,8 @@
 # everything this script started, and nothing else. DT_BROKER_PORT, DT_CONTROLLER_PORT and DT_BROKER_HOME move
 # the broker; DT_SIM_SPEED, DT_SIM_BACKFILL_DAYS and DT_SIM_SEED shape the simulated traffic; DT_WEB_PORT is the
 # worker's metrics port and DT_PROMETHEUS_PORT Prometheus's (when installed). DT_SECURE=1 runs
-# the broker secured (SASL/SCRAM users, ACLs from deploy/access/roles.yaml) and every process as its principal.
+# the broker secured (TLS on every listener from a local CA, SASL/SCRAM users, ACLs from deploy/access/roles.yaml;
+# DT_MTLS_PORT, default 9094, takes client certificates instead) and every process as its principal, over TLS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dt=.venv/bin/detainer-tracker
@@ -34,7 +35,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-if [ "$secure" = 1 ]; then start=(--secure); else start=(); fi
+if [ "$secure" = 1 ]; then start=(--secure --mtls-port "${DT_MTLS_PORT:-9094}"); else start=(); fi
 out=$($dt broker start "${broker[@]}" "${start[@]}")
 echo "$out"
 case "$out" in *"already running"*) ;; *) started_broker=1 ;; esac

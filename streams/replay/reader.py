@@ -25,6 +25,7 @@ from kafka.errors import KafkaError
 from streams import events as ev
 from streams.codec import HEADER_TYPE, Codec, Coordinates, DeadLetter
 from streams.errors import KafkaUnavailable
+from streams.reach import check
 from streams.replay.selection import Selection
 from streams.topics import CASE_INPUTS, CASE_OUTPUTS, Topics, partition_of
 
@@ -121,6 +122,7 @@ class Reader:
         return capture
 
     def _consumer(self) -> KafkaConsumer:
+        check(self.client_config)
         try:
             return KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
                                  max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,

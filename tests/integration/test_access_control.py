@@ -3,9 +3,14 @@ may do what its role says and is refused the rest; the real worker runs as its p
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+import socket
+import ssl
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient
@@ -15,8 +20,9 @@ from streams.admin import admin_client, create_topics
 from streams.cli import main
 from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings
-from streams.localbroker import ADMIN_USER, LocalBroker, free_port
+from streams.localbroker import ADMIN_USER, LocalBroker, client_context, free_port
 from streams.produce import EventProducer, parse_line
+from streams.reach import AccessRefused, check
 from streams.topics import Topics
 from tests.scenarios.loader import CASES, load
 from tests.support.access import acls_listed_anonymously, may_read, may_write, read
@@ -33,7 +39,7 @@ def secured(tmp_path_factory) -> Iterator[LocalBroker]:
     principals = access.load(PLAN_FILE, Topics(Settings()), Settings().app_id).principals
     users = {name: secrets.token_urlsafe(12) for name in (ADMIN_USER, *principals)}
     b = LocalBroker(home=tmp_path_factory.mktemp("kafka-secured"), port=free_port(), controller_port=free_port(),
-                    users=users)
+                    users=users, mtls_port=free_port())
     b.start()
     yield b
     b.stop()
@@ -41,7 +47,8 @@ def secured(tmp_path_factory) -> Iterator[LocalBroker]:
 
 def _settings(broker: LocalBroker, user: str, prefix: str) -> Settings:
     return Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix, partitions=3,
-                    security_protocol="SASL_PLAINTEXT", sasl_username=user, sasl_password=broker.users[user])
+                    security_protocol="SASL_SSL", ssl_cafile=str(broker.ca_file), sasl_username=user,
+                    sasl_password=broker.users[user])
 
 
 @pytest.fixture
@@ -58,11 +65,15 @@ def prefix(secured) -> str:
     return name
 
 
+def _env(settings: Settings) -> dict[str, str]:
+    return {"DT_SECURITY_PROTOCOL": settings.security_protocol, "DT_SASL_USERNAME": settings.sasl_username,
+            "DT_SASL_PASSWORD": settings.sasl_password, "DT_SSL_CAFILE": settings.ssl_cafile,
+            "DT_SSL_CERTFILE": settings.ssl_certfile, "DT_SSL_KEYFILE": settings.ssl_keyfile}
+
+
 def _cli(settings: Settings, *args: str) -> int:
-    env = {"DT_SECURITY_PROTOCOL": settings.security_protocol, "DT_SASL_USERNAME": settings.sasl_username,
-           "DT_SASL_PASSWORD": settings.sasl_password}
     with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
+        for k, v in _env(settings).items():
             mp.setenv(k, v)
         return main(["--bootstrap-servers", settings.bootstrap_servers, "--topic-prefix", settings.topic_prefix,
                      "--partitions", str(settings.partitions), *args])
@@ -103,9 +114,64 @@ def test_dashboards_and_auditors_read_and_never_write(secured, prefix):
 
 
 def test_no_client_gets_in_without_credentials_on_any_listener(secured):
-    """Neither listener lets an unauthenticated client in; on the controller listener it could rewrite the ACLs."""
-    for port in (secured.port, secured.controller_port):
+    """No listener lets an unauthenticated client in, in the clear or over TLS trusting the CA; on the controller
+    listener it could rewrite the ACLs."""
+    trusting = client_context(secured.ca_file)
+    for port in (secured.port, secured.controller_port, secured.mtls_port):
         assert acls_listed_anonymously(port) is None, f"port {port} answered an unauthenticated ACL listing"
+        assert acls_listed_anonymously(port, context=trusting) is None, \
+            f"port {port} answered an unauthenticated ACL listing over TLS"
+
+
+def test_every_listener_is_tls_and_a_client_that_does_not_trust_the_ca_is_refused(secured, prefix, capsys):
+    for port in (secured.port, secured.controller_port, secured.mtls_port):
+        with socket.create_connection(("127.0.0.1", port)) as plain:
+            with client_context(secured.ca_file).wrap_socket(plain, server_hostname="127.0.0.1") as tls:
+                assert tls.version() == "TLSv1.3", port
+    # TLS 1.2 is still taken; the host name is checked
+    older = client_context(secured.ca_file)
+    older.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", secured.port)) as plain:
+        with older.wrap_socket(plain, server_hostname="127.0.0.1") as tls:
+            assert tls.version() == "TLSv1.2"
+    with socket.create_connection(("127.0.0.1", secured.port)) as plain:
+        with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+            client_context(secured.ca_file).wrap_socket(plain, server_hostname="kafka.example.org")
+    # the system's CAs do not sign the local broker: the CLI says the certificate is not trusted, at once
+    untrusting = dataclasses.replace(_settings(secured, "worker", prefix), ssl_cafile="")
+    began = time.monotonic()
+    assert _cli(untrusting, "topics", "create") == 2
+    assert "is not trusted" in capsys.readouterr().err and time.monotonic() - began < 10
+
+
+def test_a_wrong_password_is_reported_as_such_within_seconds(secured, prefix, capsys):
+    wrong = dataclasses.replace(_settings(secured, "worker", prefix), sasl_password="not-the-password")
+    began = time.monotonic()
+    assert _cli(wrong, "topics", "create") == 2
+    err = capsys.readouterr().err
+    assert "refused the login of 'worker'" in err and "invalid credentials" in err, err
+    assert time.monotonic() - began < 10
+    assert "not-the-password" not in err
+
+
+def test_a_client_certificate_is_its_principal_and_the_acls_apply_to_it(secured, prefix, capsys):
+    topics = Topics(_settings(secured, ADMIN_USER, prefix))
+    federal = secured.certificate_config("federal")
+    assert may_write(secured.client_config("worker"), topics.name("federal_status"))
+    assert len(read(federal, topics.name("federal_status"))) >= 1
+    assert not may_read(federal, topics.name("bookings"))
+    assert not may_write(federal, topics.name("federal_status"))
+    # the CLI over SSL with admin's certificate: the ACL check, which only the super user may run
+    issued = secured.client_certificate(ADMIN_USER)
+    admin = Settings(bootstrap_servers=f"127.0.0.1:{secured.mtls_port}", topic_prefix=prefix, partitions=3,
+                     security_protocol="SSL", ssl_cafile=str(secured.ca_file), ssl_certfile=str(issued.cert),
+                     ssl_keyfile=str(issued.key))
+    assert _cli(admin, "acl", "check") == 0
+    assert "the broker's ACLs match the roles file" in capsys.readouterr().out
+    # without a certificate the mTLS port says it wants one
+    with pytest.raises(AccessRefused, match="client certificate"):
+        check({"bootstrap_servers": f"127.0.0.1:{secured.mtls_port}", "security_protocol": "SSL",
+               "ssl_context": client_context(secured.ca_file)})
 
 
 def test_the_broker_keeps_its_secrets_to_itself(secured):
@@ -113,6 +179,16 @@ def test_the_broker_keeps_its_secrets_to_itself(secured):
     assert config.stat().st_mode & 0o777 == 0o600
     assert secured.home.stat().st_mode & 0o777 == 0o700
     assert "User:ANONYMOUS" not in config.read_text()
+    assert secured.tls_dir.stat().st_mode & 0o777 == 0o700
+    for key in [*secured.tls_dir.glob("*.key"), *secured.tls_dir.glob("*.pem")]:
+        if key.name != "ca.pem":
+            assert key.stat().st_mode & 0o777 == 0o600, key
+    assert not (secured.home / "format.args").exists()  # the passwords' argument file is gone after the format
+    # no password in any log the broker wrote, nor on its command line
+    logs = "".join(p.read_text(errors="replace") for p in (secured.home / "logs").glob("*") if p.is_file())
+    cmdline = Path(f"/proc/{secured.pid()}/cmdline").read_bytes().decode(errors="replace")
+    for password in secured.users.values():
+        assert password not in logs and password not in cmdline
 
 
 def test_acl_apply_is_idempotent_and_check_reports_what_each_may_do(secured, prefix, capsys):
@@ -153,8 +229,7 @@ def test_the_worker_runs_as_its_principal(secured, prefix, registry, tmp_path):
     codec = Codec(registry, Topics(worker_settings))
     scenario = load(CASES / "s32_values_act_status_may_be_shared_release_date_may_not.yaml")
     lines = [parse_line(i, line, codec) for i, line in enumerate(scenario.jsonl().splitlines(), 1)]
-    env = {"DT_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "DT_SASL_USERNAME": "worker",
-           "DT_SASL_PASSWORD": secured.users["worker"]}
+    env = _env(worker_settings)
     worker = WorkerProcess(worker_settings, tmp_path / "w", tmp_path / "worker.log", env=env)
     federal = secured.client_config("federal")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.localbroker import LocalBroker, free_port
+from streams.reach import WrongProtocol, check
 from tests.support.kafka import wait_until
 
 ROOT = Path(__file__).parents[2]
@@ -36,7 +37,7 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, sec
     env = {**os.environ, "DT_BROKER_PORT": str(port), "DT_CONTROLLER_PORT": str(controller),
            "DT_BROKER_HOME": str(home), "DT_SIM_SPEED": "600", "DT_SIM_BACKFILL_DAYS": "0.05",
            "DT_WEB_PORT": str(free_port()), "DT_DATA_DIR": str(tmp_path / "worker"), "DT_SECURE": str(int(secure)),
-           "DT_PROMETHEUS_PORT": str(free_port())}
+           "DT_PROMETHEUS_PORT": str(free_port()), "DT_MTLS_PORT": str(free_port())}
     env.pop("DT_BOOTSTRAP_SERVERS", None)
     log = tmp_path / "run.log"
     with open(log, "w") as out:
@@ -57,8 +58,14 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, sec
         wait_until(lambda: '"1"]' in urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}").read().decode(),
                    timeout=60, describe="Prometheus scraping the worker")
         if secure:
-            assert "secured: SASL_PLAINTEXT" in text and "ACL(s) created" in text
+            assert "secured: SASL_SSL" in text and "ACL(s) created" in text
             assert (home / "credentials" / "worker.env").stat().st_mode & 0o077 == 0
+            # every listener is TLS: a plain client is told so, and nothing in the clear is offered
+            protocols = next(line for line in (home / "server.properties").read_text().splitlines()
+                             if line.startswith("listener.security.protocol.map="))
+            assert "PLAINTEXT" not in protocols, protocols
+            with pytest.raises(WrongProtocol, match="it speaks TLS"):
+                check({"bootstrap_servers": f"127.0.0.1:{port}"})
         assert broker.pid() is not None
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         assert proc.wait(timeout=90) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -78,10 +79,11 @@ def may_write(config: dict, topic: str) -> bool:
     return True
 
 
-def acls_listed_anonymously(port: int, timeout: float = 10.0) -> int | None:
+def acls_listed_anonymously(port: int, timeout: float = 10.0, context: ssl.SSLContext | None = None) -> int | None:
     """Ask a listener for every ACL without authenticating (DescribeAcls v1, hand-framed, as any tool could).
 
-    Returns the error code of the answer (0: the listener gave them out) or None when it refused to talk.
+    With `context`, over TLS first (a client that trusts the CA but has no credentials). Returns the error code of
+    the answer (0: the listener gave them out) or None when it refused to talk.
     """
     import socket
     import struct
@@ -91,7 +93,8 @@ def acls_listed_anonymously(port: int, timeout: float = 10.0) -> int | None:
     header = struct.pack(">hhih", 29, 1, 7, len(client)) + client
     frame = header + body
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as plain:
+            s = context.wrap_socket(plain, server_hostname="127.0.0.1") if context else plain
             s.sendall(struct.pack(">i", len(frame)) + frame)
             size = s.recv(4)
             if len(size) < 4:

@@ -1,9 +1,11 @@
+import ssl
 from pathlib import Path
 
 import pytest
 
 from streams.config import ENVIRONMENT, Settings, environment_help
 from streams.errors import ConfigError
+from streams.tls import LocalCA
 
 
 def test_defaults_are_sane():
@@ -51,10 +53,38 @@ def test_sasl_needs_a_user_and_a_password_and_clients_get_them():
     with pytest.raises(ConfigError, match="DT_SASL_USERNAME"):
         Settings.from_env({"DT_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
     with pytest.raises(ConfigError, match="DT_SECURITY_PROTOCOL"):
-        Settings.from_env({"DT_SECURITY_PROTOCOL": "SSL"})
+        Settings.from_env({"DT_SECURITY_PROTOCOL": "TLS"})
     s = Settings.from_env({"DT_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "DT_SASL_USERNAME": "worker",
                            "DT_SASL_PASSWORD": "pw"})
     assert s.kafka_client_config()["sasl_plain_username"] == "worker"
     assert s.aiokafka_client_config()["sasl_mechanism"] == "SCRAM-SHA-256"
     assert "pw" not in repr(s)
     assert "sasl_plain_password" not in Settings().kafka_client_config()
+
+
+def test_tls_settings_give_every_client_one_context_that_checks_the_broker(tmp_path):
+    ca = LocalCA(tmp_path / "ca")
+    s = Settings.from_env({"DT_SECURITY_PROTOCOL": "SASL_SSL", "DT_SASL_USERNAME": "worker",
+                           "DT_SASL_PASSWORD": "pw", "DT_SSL_CAFILE": str(ca.cert_file)})
+    context = s.kafka_client_config()["ssl_context"]
+    assert context is s.aiokafka_client_config()["ssl_context"]
+    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert s.kafka_client_config()["security_protocol"] == "SASL_SSL"
+
+
+def test_ssl_needs_a_client_certificate_and_its_key_that_load(tmp_path):
+    ca = LocalCA(tmp_path / "ca")
+    issued = ca.issue("worker", "worker")
+    with pytest.raises(ConfigError, match="DT_SSL_CERTFILE, DT_SSL_KEYFILE"):
+        Settings.from_env({"DT_SECURITY_PROTOCOL": "SSL"})
+    with pytest.raises(ConfigError, match="not a file"):
+        Settings.from_env({"DT_SECURITY_PROTOCOL": "SSL", "DT_SSL_CERTFILE": str(tmp_path / "nope.crt"),
+                           "DT_SSL_KEYFILE": str(issued.key)})
+    with pytest.raises(ConfigError, match="do not load"):  # a certificate that is not the key's
+        Settings.from_env({"DT_SECURITY_PROTOCOL": "SSL", "DT_SSL_CERTFILE": str(ca.cert_file),
+                           "DT_SSL_KEYFILE": str(issued.key)})
+    s = Settings.from_env({"DT_SECURITY_PROTOCOL": "SSL", "DT_SSL_CERTFILE": str(issued.cert),
+                           "DT_SSL_KEYFILE": str(issued.key), "DT_SSL_CAFILE": str(ca.cert_file)})
+    assert "sasl_plain_username" not in s.kafka_client_config() and s.secured and not s.sasl
+    assert issued.key.stat().st_mode & 0o777 == 0o600 and (tmp_path / "ca").stat().st_mode & 0o777 == 0o700
