@@ -79,7 +79,7 @@ def _connect(client_config: Mapping[str, Any], servers: Any, timeout: float) -> 
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
-        raise KafkaUnavailable(f"cannot connect to Kafka at {where}: {exc.strerror or exc}") from None
+        raise KafkaUnavailable(f"cannot reach Kafka at {where}: {exc.strerror or exc}") from None
     try:
         if protocol.endswith("SSL"):
             sock = _tls(sock, client_config, host, where)
