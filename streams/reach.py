@@ -36,21 +36,9 @@ class WrongProtocol(Refused):
     """The listener speaks another protocol than the settings say (TLS against plain, or the reverse)."""
 
 
-#: the connections checked already in this process (bootstrap servers, protocol, user, password and TLS context)
-_checked: set[tuple[str, str, str, int]] = set()
-
-
 def check(client_config: Mapping[str, Any], timeout: float = 5.0) -> None:
-    """Connect once as `client_config` says (kafka-python keywords); raise KafkaUnavailable saying why not.
-
-    A connection checked once in this process is not checked again.
-    """
+    """Connect once as `client_config` says (kafka-python keywords); raise KafkaUnavailable saying why not."""
     servers = client_config.get("bootstrap_servers", "")
-    seen = (str(servers), str(client_config.get("security_protocol", "PLAINTEXT")),
-            str(client_config.get("sasl_plain_username", "")),
-            hash((client_config.get("sasl_plain_password"), id(client_config.get("ssl_context")))))
-    if seen in _checked:
-        return
     # a broker not (yet) listening is waited for, as the clients would; a refusal is said at once
     deadline = time.monotonic() + client_config.get("bootstrap_timeout_ms", 30_000) / 1000
     while True:
@@ -63,7 +51,6 @@ def check(client_config: Mapping[str, Any], timeout: float = 5.0) -> None:
             if time.monotonic() + 0.5 >= deadline:
                 raise
             time.sleep(0.5)
-    _checked.add(seen)
 
 
 def _connect(client_config: Mapping[str, Any], servers: Any, timeout: float) -> None:

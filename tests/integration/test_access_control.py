@@ -191,6 +191,22 @@ def test_the_broker_keeps_its_secrets_to_itself(secured):
         assert password not in logs and password not in cmdline
 
 
+def test_no_secret_in_help_or_status_output(secured, capsys, monkeypatch):
+    monkeypatch.setenv("DT_SASL_PASSWORD", secured.users["worker"])
+    monkeypatch.setenv("DT_SASL_USERNAME", "worker")
+    monkeypatch.setenv("DT_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("DT_SSL_CAFILE", str(secured.ca_file))
+    for argv in (["--help"], ["worker", "--help"], ["broker", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+    assert main(["broker", "status", "--home", str(secured.home), "--port", str(secured.port)]) == 0
+    out = capsys.readouterr()
+    assert "running at" in out.out
+    for password in secured.users.values():
+        assert password not in out.out + out.err
+    assert secured.users["worker"] not in repr(Settings.from_env())
+
+
 def test_acl_apply_is_idempotent_and_check_reports_what_each_may_do(secured, prefix, capsys):
     admin_settings = _settings(secured, ADMIN_USER, prefix)
     assert _cli(admin_settings, "acl", "apply") == 0
@@ -267,6 +283,8 @@ def test_the_worker_runs_as_its_principal(secured, prefix, registry, tmp_path):
         assert worker.proc.poll() is None, worker.tail()
     finally:
         worker.stop()
+    logs = (tmp_path / "worker.log").read_text() + (tmp_path / "worker2.log").read_text()
+    assert secured.users["worker"] not in logs
     admin = KafkaAdminClient(**secured.client_config())
     try:
         assert admin.list_group_offsets(worker_settings.app_id)  # it committed, as its own group
