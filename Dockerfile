@@ -6,9 +6,10 @@ COPY pyproject.toml README.md ./
 COPY streams ./streams
 COPY schemas ./schemas
 COPY deploy ./deploy
-RUN pip install --no-cache-dir -e . && useradd --system --home /data tracker && mkdir -p /data \
+RUN pip install --no-cache-dir -e . && useradd --system --uid 10001 --home /data tracker && mkdir -p /data \
     && chown tracker /data
-USER tracker
+# numeric, so that Kubernetes can tell the image does not run as root (runAsNonRoot)
+USER 10001
 ENV DT_DATA_DIR=/data DT_WEB_BIND=0.0.0.0
 ENTRYPOINT ["detainer-tracker"]
 CMD ["worker"]

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test unit integration bench lint venv system-deps jars broker-start broker-stop clean help
+.PHONY: run test unit integration bench lint kubernetes venv system-deps jars broker-start broker-stop clean help
 
 help:
 	@echo "make run    - start Kafka, create the topics and stream simulated jail events (Ctrl-C stops all)"
@@ -17,6 +17,7 @@ help:
 	@echo "make unit   - only the fast tests that need no broker"
 	@echo "make bench  - benchmarks (writes BENCHMARKS.md)"
 	@echo "make lint   - ruff"
+	@echo "make kubernetes - write deploy/kubernetes/ from the topics, roles, alerts and dashboards"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,9 @@ bench: venv system-deps jars
 
 lint: venv
 	$(BIN)/ruff check streams tests benchmarks
+
+kubernetes: venv
+	$(BIN)/detainer-tracker deploy kubernetes
 
 broker-start: venv jars
 	$(BIN)/detainer-tracker broker start

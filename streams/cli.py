@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _broker_parser(sub)
     _topics_parser(sub)
+    _deploy_parser(sub)
     _produce_parser(sub)
     _simulate_parser(sub)
     _decide_parser(sub)
@@ -280,6 +281,50 @@ def _agencies(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- topics ---------------------------------------------------------------------------------------------------
+
+
+def _deploy_parser(sub: Any) -> None:
+    from streams.kubernetes import DEFAULT_OUT, Options
+
+    d = Options()
+    p = sub.add_parser("deploy", help="write the Kubernetes manifests derived from the topics, roles and alerts",
+                       description="kubernetes: write deploy/kubernetes/ for a Strimzi-managed Kafka: the cluster, "
+                                   "a KafkaTopic per declared topic, a KafkaUser per principal of the roles file "
+                                   "with its ACLs, the workers' StatefulSet, the PodMonitor, the alert rules and "
+                                   "the dashboards. --check: write nothing, exit 1 if the files differ.")
+    p.add_argument("target", choices=["kubernetes"])
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder (default deploy/kubernetes)")
+    p.add_argument("--namespace", default=d.namespace, help=f"namespace (default {d.namespace})")
+    p.add_argument("--workers", type=int, default=d.workers, help=f"worker replicas (default {d.workers})")
+    p.add_argument("--kafka-nodes", type=int, default=d.kafka_nodes,
+                   help=f"Kafka nodes, each broker and controller (default {d.kafka_nodes})")
+    p.add_argument("--replicas", type=int, default=d.replicas, help=f"replicas of every topic (default {d.replicas})")
+    p.add_argument("--image", default=d.image, help=f"the worker image (default {d.image})")
+    p.add_argument("--authentication", choices=["scram-sha-512", "tls"], default=d.authentication,
+                   help="how the workers authenticate (default scram-sha-512)")
+    p.add_argument("--roles", type=Path, help="roles file (default deploy/access/roles.yaml)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the files on disk differ from what is derived")
+    p.set_defaults(handler=_deploy)
+
+
+def _deploy(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import access
+    from streams.kubernetes import Options, render, write
+
+    if not 1 <= args.workers <= settings.partitions:
+        raise DetainerTrackerError(f"--workers must be 1 to {settings.partitions} (a worker owns at least one of "
+                                   "the case topics' partitions)")
+    options = Options(namespace=args.namespace, workers=args.workers, kafka_nodes=args.kafka_nodes,
+                      replicas=args.replicas, image=args.image, authentication=args.authentication)
+    files = render(settings, options, args.roles or access.DEFAULT_ROLES)
+    if args.check:
+        stale = [name for name, text in files.items()
+                 if not (args.out / name).exists() or (args.out / name).read_text() != text]
+        print(f"differ from what is derived: {', '.join(stale)}" if stale else f"{args.out} is up to date")
+        return 1 if stale else 0
+    changed = write(args.out, files)
+    print(f"{len(files)} file(s) in {args.out}, {len(changed)} changed")
+    return 0
 
 
 def _topics_parser(sub: Any) -> None:
