@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import zstandard
-from kafka.partitioner.default import murmur2
 
 from streams import admission, cases, engine
 from streams import events as ev
@@ -27,6 +26,7 @@ from streams.cases.state import evolve
 from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers, headers_dict
 from streams.decisions import Output
 from streams.law.rulebook import RuleBook
+from streams.topics import partition_of
 
 STATE_VERSION = 3
 #: bookings kept decoded per partition, the most recently used: a live booking's next event skips decoding its state
@@ -335,7 +335,7 @@ class CaseWork:
         """
         spec = self.codec.topics.by_name(topic)
         if self.partitions and key is not None and spec is not None and spec.spec.key_field == "booking_id":
-            expected = (murmur2(key) & 0x7FFFFFFF) % self.partitions
+            expected = partition_of(key, self.partitions)
             if expected != partition:
                 raise admission.Refused("KEY_MISMATCH", f"the message is on partition {partition}, but its key "
                                                         f"belongs on partition {expected} of {self.partitions}: "

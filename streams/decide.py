@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 from streams import cases, clets, engine
 from streams import events as ev
 from streams.codec import Codec
+from streams.jsonlines import BadLine, read_jsonl
 from streams.law import regimes, rulebook
 from streams.law.places import Places
 from streams.law.rulebook import RuleBook
-from streams.produce import BadLine, read_jsonl
 
 
 @dataclass(frozen=True)

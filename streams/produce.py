@@ -1,110 +1,24 @@
 """Sending events into Kafka: the Python API for jail integrations and `detainer-tracker produce FILE`.
 
-Input is JSON lines, one event a line, in the JSON form of its Avro schema plus a `type` field naming the event
-type. Each line is checked on its own: a bad line is reported with its number and reason and never stops its
-good neighbours. Sends use an idempotent producer with acks=all, keyed by the event's key field so every event
-of a booking lands on the booking's partition.
+Input is JSON lines (`streams.jsonlines`): each line is checked on its own, and a bad line is reported with its
+number and reason and never stops its good neighbours. Sends use an idempotent producer with acks=all, keyed by
+the event's key field so every event of a booking lands on the booking's partition.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from streams.admission import Refused, TimeWindow, check_fields, check_jurisdiction
+from streams.admission import TimeWindow
 from streams.codec import Codec, Encoded
-from streams.errors import DetainerTrackerError, EventValidationError, KafkaUnavailable
-from streams.law import places
-from streams.law.places import Places
+from streams.errors import DetainerTrackerError, KafkaUnavailable
+from streams.jsonlines import BadLine, Line, read_jsonl
 from streams.reach import check
-from streams.schemas import from_json
-
-
-@dataclass(frozen=True)
-class Line:
-    """One JSON line that parsed into an event record."""
-
-    number: int
-    type_name: str
-    record: dict[str, Any]
-    #: what was taken otherwise than written (a state spelled out, mapped to its code)
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class BadLine:
-    """One JSON line that cannot be sent, and why."""
-
-    number: int
-    reason: str
-
-    def __str__(self) -> str:
-        """'line 7: reason', as reported to the user."""
-        return f"line {self.number}: {self.reason}"
-
-
-def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = None,
-               known: Places | None = None) -> Iterator[Line | BadLine]:
-    """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line.
-
-    A booking record's state and county are checked against `known` (default: the shipped table): an unknown one
-    is a bad line; a state spelled out ("CALIFORNIA") or a county in another case is written as the table writes
-    it, with a warning.
-    """
-    known = known or places.load()
-    for number, text in enumerate(lines, start=1):
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue
-        try:
-            obj = parse_object(text)
-            if obj.get("type") == "BookingRecorded" and "state" not in obj:
-                raise Refused("INVALID_FIELD", "a booking record must say its 'state' (the two-letter USPS code): "
-                                               "the jurisdiction is never assumed")
-            line = line_of(number, obj, codec)
-            if window is not None:
-                window.check(line.record)
-            check_fields(line.record)
-            mapped = check_jurisdiction(line.type_name, line.record, known)
-            if mapped is not None:
-                said = f"state {line.record.get('state')!r}, county {line.record.get('county')!r}"
-                line = Line(number, line.type_name, mapped,
-                            (f"{said} taken as {mapped['state']}, {mapped['county']}",))
-            yield line
-        except EventValidationError as exc:
-            yield BadLine(number, str(exc))
-
-
-def parse_line(number: int, text: str, codec: Codec) -> Line:
-    """Parse one JSON line into a validated record; raise EventValidationError saying what is wrong."""
-    return line_of(number, parse_object(text), codec)
-
-
-def parse_object(text: str) -> dict[str, Any]:
-    """One JSON line's object; raise EventValidationError when it is not one."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EventValidationError(f"not JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(obj, dict):
-        raise EventValidationError("a line must hold one JSON object")
-    return obj
-
-
-def line_of(number: int, obj: dict[str, Any], codec: Codec) -> Line:
-    """The validated record of one event object as JSON gives it; raise EventValidationError saying what is wrong."""
-    type_name = obj.get("type")
-    if not isinstance(type_name, str) or not type_name:
-        raise EventValidationError("missing 'type' (the event type, e.g. \"BookingRecorded\")")
-    if type_name not in codec.topics.event_types:
-        raise EventValidationError(f"unknown event type {type_name!r}")
-    record = from_json(codec.registry.latest(type_name), {k: v for k, v in obj.items() if k != "type"})
-    codec.validate(type_name, record)
-    return Line(number, type_name, record)
 
 
 @dataclass

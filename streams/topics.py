@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kafka.partitioner.default import murmur2
-
 from streams.config import Settings
 from streams.errors import ConfigError
 
@@ -164,3 +162,30 @@ def _fixed_partitions(spec: TopicSpec, settings: Settings) -> int:
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (Java, kafka-python, aiokafka and Faust agree)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+_M, _SEED = 0x5BD1E995, 0x9747B28C
+
+
+def murmur2(data: bytes) -> int:
+    """MurmurHash2 as Kafka's partitioner computes it (its `Utils.murmur2`), as an unsigned 32-bit value.
+
+    Here, and not taken from a Kafka client, so that the offline path (`decide`, the codec, replay's analysis)
+    loads none; a test checks it against kafka-python's on many keys.
+    """
+    length = len(data)
+    h = (_SEED ^ length) & 0xFFFFFFFF
+    whole = length & ~3
+    for i in range(0, whole, 4):
+        k = (data[i] | data[i + 1] << 8 | data[i + 2] << 16 | data[i + 3] << 24) * _M & 0xFFFFFFFF
+        k = (k ^ k >> 24) * _M & 0xFFFFFFFF
+        h = (h * _M & 0xFFFFFFFF) ^ k
+    extra = length - whole
+    if extra == 3:
+        h ^= data[whole + 2] << 16
+    if extra >= 2:
+        h ^= data[whole + 1] << 8
+    if extra >= 1:
+        h = (h ^ data[whole]) * _M & 0xFFFFFFFF
+    h = (h ^ h >> 13) * _M & 0xFFFFFFFF
+    return h ^ h >> 15

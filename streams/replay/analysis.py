@@ -18,7 +18,7 @@ from streams.decide import Processor, order_by_event_time
 from streams.decisions import COMMAND, CORRECTION, DECISION, NOTICE, STATUS, VIOLATION
 from streams.engine import PHASE
 from streams.law.rulebook import RuleBook
-from streams.replay.reader import Capture, Recorded
+from streams.replay.capture import Capture, Recorded
 from streams.topics import partition_of
 
 LEFT_CUSTODY = ("Released", "Transferred")

@@ -14,7 +14,8 @@ from streams.errors import ConfigError
 from streams.law import rulebook
 from streams.law.regimes import as_if
 from streams.replay import analysis, report
-from streams.replay.reader import Capture, Reader
+from streams.replay.capture import Capture
+from streams.replay.reader import Reader
 from streams.replay.selection import Selection, parse_bound
 
 EXIT_DIFFERENT = 1

@@ -9,8 +9,9 @@ from streams import events as ev
 from streams.cli import main
 from streams.codec import Coordinates, Decoded
 from streams.decide import Processor, run
+from streams.jsonlines import parse_line
 from streams.law import rulebook
-from streams.produce import EventProducer, parse_line
+from streams.produce import EventProducer
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import read_all, read_until
 from tests.support.worker import WorkerProcess

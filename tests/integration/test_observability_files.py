@@ -18,9 +18,9 @@ from streams.casework import CaseWork
 from streams.codec import Codec, Coordinates
 from streams.config import ENVIRONMENT, Settings
 from streams.gatework import GateWork
+from streams.jsonlines import parse_line
 from streams.law import rulebook
 from streams.metrics import Metrics
-from streams.produce import parse_line
 from streams.schemas import SchemaRegistry
 from streams.topics import Topics
 from tests.scenarios.loader import CASES, load

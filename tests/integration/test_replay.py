@@ -12,7 +12,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from streams.cli import main
-from streams.produce import EventProducer, Line, parse_line
+from streams.jsonlines import Line, parse_line
+from streams.produce import EventProducer
 from streams.replay.reader import Reader
 from streams.replay.selection import Selection
 from streams.simulate import SimConfig, Simulator

@@ -11,8 +11,9 @@ from streams import clets
 from streams import events as ev
 from streams.codec import Coordinates
 from streams.decide import Processor, run
+from streams.jsonlines import parse_line
 from streams.law import rulebook
-from streams.produce import EventProducer, parse_line
+from streams.produce import EventProducer
 from streams.topics import CASE_INPUTS, partition_of
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import end_offsets, read_all, read_until

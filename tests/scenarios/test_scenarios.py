@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from streams.decide import decide_file
-from streams.produce import parse_line
+from streams.jsonlines import parse_line
 from streams.schemas import to_json
 from tests.scenarios.loader import Scenario, load_all, row_of_output
 from tests.support.step import Step

@@ -12,8 +12,9 @@ from streams.cli import main
 from streams.codec import Codec
 from streams.config import Settings
 from streams.decide import Emitted, Processor, run
+from streams.jsonlines import Line
 from streams.law import rulebook
-from streams.produce import EventProducer, Line
+from streams.produce import EventProducer
 
 
 def produce_lines(settings: Settings, codec: Codec, lines: Iterable[Line]) -> None:

@@ -14,8 +14,8 @@ from streams import events as ev
 from streams.casework import CaseWork
 from streams.codec import Coordinates
 from streams.decide import Processor, run
+from streams.jsonlines import parse_line
 from streams.law import rulebook
-from streams.produce import parse_line
 from streams.topics import CASE_INPUTS
 from tests.scenarios.loader import CASES, load
 from tests.support.scheduler import Record, State, scheduler

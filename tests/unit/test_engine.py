@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from streams import clets, engine
 from streams import events as ev
 from streams.decide import Processor, run
+from streams.jsonlines import parse_line
 from streams.law import rulebook
-from streams.produce import parse_line
 from tests.scenarios.loader import load_all
 from tests.support.step import WALL, Step, comparable
 from tests.unit.test_properties import histories

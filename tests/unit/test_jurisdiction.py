@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from streams.errors import EventValidationError
+from streams.jsonlines import BadLine, read_jsonl
 from streams.law import places, rulebook
-from streams.produce import BadLine, read_jsonl
 from tests.support.step import Step
 
 BOOK = rulebook.load()

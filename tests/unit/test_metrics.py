@@ -8,9 +8,9 @@ from prometheus_client import CollectorRegistry
 
 from streams.casework import CaseWork
 from streams.codec import Coordinates
+from streams.jsonlines import parse_line
 from streams.law import rulebook
 from streams.metrics import Metrics
-from streams.produce import parse_line
 from tests.scenarios.loader import CASES, load
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -1,6 +1,6 @@
 import json
 
-from streams.produce import BadLine, Line, read_jsonl
+from streams.jsonlines import BadLine, Line, read_jsonl
 
 GOOD = {"type": "Released", "event_id": "e1", "occurred_at": "2019-02-08T06:00:00-08:00", "source": "jms",
         "booking_id": "B1"}

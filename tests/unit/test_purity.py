@@ -62,3 +62,31 @@ def test_the_closure_covers_the_core_and_not_the_adapters():
     names = {str(p.relative_to(STREAMS)) for p in closure()}
     assert {"cases/__init__.py", "law/rulings.py", "clets.py", "decisions.py"} <= names
     assert not names & {"produce.py", "admin.py", "localbroker.py", "cli.py", "simulate.py"}
+
+
+def test_the_offline_path_loads_no_kafka_client():
+    """`decide`, the codec, JSON lines, the worker's step and replay's analysis run with no Kafka or Faust code."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "import streams.decide, streams.replay.analysis, streams.codec, streams.jsonlines, streams.casework\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'kafka', 'aiokafka', 'faust', 'mode'}))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=STREAMS.parent).stdout.strip()
+    assert out == "[]", f"loaded: {out}"
+
+
+def test_our_murmur2_partitions_keys_as_kafka_does():
+    import random
+
+    from kafka.partitioner.default import murmur2 as kafkas
+
+    from streams.topics import murmur2, partition_of
+
+    assert murmur2(b"21") == 3321034988  # Kafka's own test vector: -973932308 as a signed int
+    rng = random.Random(7)
+    for _ in range(5000):
+        key = rng.randbytes(rng.randrange(0, 48))
+        assert murmur2(key) == kafkas(key) & 0xFFFFFFFF
+        assert partition_of(key, 6) == (kafkas(key) & 0x7FFFFFFF) % 6

@@ -14,7 +14,7 @@ from streams.law import rulebook
 from streams.law.regimes import as_if, regime_at, regime_ids
 from streams.replay import analysis
 from streams.replay.analysis import Output, Redecision
-from streams.replay.reader import Capture
+from streams.replay.capture import Capture
 from streams.replay.selection import Selection, parse_bound
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -126,8 +126,8 @@ def test_releases_are_banded_by_how_late_they_were():
 def test_redecision_equals_decide_per_partition_up_to_live_stream_time():
     from streams.codec import Codec
     from streams.config import Settings
-    from streams.produce import parse_line
-    from streams.replay.reader import Recorded
+    from streams.jsonlines import parse_line
+    from streams.replay.capture import Recorded
     from streams.schemas import SchemaRegistry
     from streams.topics import Topics
     from tests.scenarios.loader import CASES, load
