@@ -31,8 +31,9 @@ from streams.codec import HEADER_OUTPUT_ID, HEADER_SUPERSEDES, Codec, Coordinate
 from streams.config import Settings
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
+from streams.localstate import EXIT_INFRASTRUCTURE, disk_free, take_rebuilt
 from streams.metrics import Metrics
-from streams.progress import EXIT_INFRASTRUCTURE, ProgressGuard, disk_free
+from streams.progress import ProgressGuard
 from streams.restore import first_offsets, restore_changelog, rocksdb_writer
 from streams.scheduling import EventTimeScheduler, SteadyFetchConsumer
 from streams.schemas import SchemaRegistry
@@ -204,10 +205,9 @@ def create_app(settings: Settings) -> faust.App:
     app.work = work  # type: ignore[attr-defined]
     app.cases_table = table  # type: ignore[attr-defined]
     metrics = app.metrics = _metrics(codec, book)  # type: ignore[attr-defined]
-    rebuilt = settings.data_dir / "REBUILT"  # left by the worker command when it dropped the local tables
-    if rebuilt.exists():
-        metrics.rebuilt.labels(rebuilt.read_text().strip() or "crash").inc()
-        rebuilt.unlink()
+    rebuilt = take_rebuilt(settings.data_dir)  # left by the worker command when it dropped the local tables
+    if rebuilt is not None:
+        metrics.rebuilt.labels(rebuilt).inc()
     topic_ids = {t.name: t.spec.id for t in topics}
 
     stalls = add_watchdog(app, names, metrics)

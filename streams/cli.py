@@ -16,7 +16,7 @@ from typing import Any
 from streams import __version__
 from streams.config import Settings, environment_help
 from streams.errors import DetainerTrackerError, KafkaUnavailable
-from streams.progress import EXIT_INFRASTRUCTURE, disk_free
+from streams.localstate import EXIT_INFRASTRUCTURE, disk_too_full, mark_clean_stop, prepare
 from streams.reach import Refused, check
 
 EXIT_REJECTED = 1
@@ -529,7 +529,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     except KafkaUnavailable as exc:  # the broker away: infrastructure, so the supervisor tries again
         logging.getLogger(__name__).critical("%s; the worker does not start (status %d)", exc, EXIT_INFRASTRUCTURE)
         return EXIT_INFRASTRUCTURE
-    _discard_state_after_a_crash(settings.data_dir)
+    prepare(settings.data_dir)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     try:
@@ -537,70 +537,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     except SystemExit as done:
         if done.code not in (None, 0):
             raise
-    (settings.data_dir / CLEAN_STOP).write_text("the worker stopped cleanly; its local tables can be reused\n")
+    mark_clean_stop(settings.data_dir)
     return 0
-
-
-CLEAN_STOP = "CLEAN_STOP"
-#: the least free space the worker starts with: a RocksDB compaction of a county's cases needs tens of MiB
-DISK_RESERVE_BYTES = 64 * 1024 * 1024
-
-
-def disk_too_full(data_dir: Path, reserve: int = DISK_RESERVE_BYTES) -> str | None:
-    """Why the local tables' disk cannot take the worker's writes, or None."""
-    free = disk_free(data_dir)
-    if free is None or free >= reserve:
-        return None
-    return (f"the disk of {data_dir} has {free / 1024 / 1024:.1f} MiB free, under the {reserve / 1024 / 1024:.0f} "
-            "MiB the local tables need")
-
-
-#: written into the data dir when its tables were dropped at start, with why; the worker's metrics report it
-REBUILT = "REBUILT"
-
-
-def _discard_state_after_a_crash(data_dir: Path) -> None:
-    # Local tables are written as events are handled, before their outputs and changelog are sure to be in
-    # Kafka; after a crash they may be ahead of both. Only a clean stop leaves a marker that they can be
-    # trusted; otherwise they are dropped and rebuilt from the changelog. A store that a clean stop left but that
-    # cannot be opened (a damaged file, a disk error) is dropped and rebuilt too, in the same start.
-    import shutil
-
-    log = logging.getLogger(__name__)
-    marker = data_dir / CLEAN_STOP
-    why = None
-    if data_dir.exists() and not marker.exists() and any(data_dir.iterdir()):
-        why = "crash"
-        log.warning("no clean stop recorded in %s: rebuilding tables from the changelog", data_dir)
-    elif marker.exists():
-        damaged = _damaged_store(data_dir)
-        if damaged is not None:
-            why = "damaged"
-            log.error("the local store %s cannot be opened (%s): discarding %s and rebuilding its tables from the "
-                      "changelog", damaged[0], damaged[1], data_dir)
-    if why is not None:
-        shutil.rmtree(data_dir)
-    marker.unlink(missing_ok=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if why is not None:
-        (data_dir / REBUILT).write_text(why + "\n")
-
-
-def _damaged_store(data_dir: Path) -> tuple[Path, str] | None:
-    """The first RocksDB store under the data dir that cannot be opened and read through, and why; else None."""
-    from rocksdict import AccessType, Options, Rdict
-
-    for current in sorted(data_dir.rglob("CURRENT")):
-        try:
-            db = Rdict(str(current.parent), options=Options(raw_mode=True), access_type=AccessType.read_only())
-            try:
-                for _ in db.keys():
-                    pass
-            finally:
-                db.close()
-        except Exception as exc:  # noqa: BLE001 - RocksDB reports damage with many exception types
-            return current.parent, f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def _watch(args: argparse.Namespace, settings: Settings) -> int:

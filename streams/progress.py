@@ -13,11 +13,9 @@ reached the guard only waits: an outage is not a stall, and the patience runs fr
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -28,21 +26,6 @@ PATIENCE_SECONDS = 60.0
 #: the same while a partition's cases are being restored from the changelog (a million cases take half a minute)
 RECOVERY_PATIENCE_SECONDS = 600.0
 CHECK_SECONDS = 10.0
-#: the worker's exit status when Kafka or the disk failed under it: a supervisor restarts it, and it resumes from the
-#: last committed offsets
-EXIT_INFRASTRUCTURE = 75
-
-
-def disk_free(folder: Path) -> int | None:
-    """Bytes an unprivileged writer may still use on the file system of `folder` (or its nearest parent)."""
-    for place in (folder, *folder.parents):
-        try:
-            return shutil.disk_usage(place).free
-        except OSError:
-            continue
-    return None
-
-
 class ProgressGuard(threading.Thread):
     """Stops the worker when it has unread input and has handled nothing for a while (see the module)."""
 

@@ -16,8 +16,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kafka.net.sasl import get_sasl_mechanism
-
 from streams.errors import KafkaUnavailable
 
 SASL_HANDSHAKE, API_VERSIONS, SASL_AUTHENTICATE = 17, 18, 36
@@ -98,6 +96,8 @@ def _tls(sock: socket.socket, config: Mapping[str, Any], host: str, where: str) 
 
 
 def _authenticate(sock: socket.socket, config: Mapping[str, Any], where: str, protocol: str) -> None:
+    from kafka.net.sasl import get_sasl_mechanism  # kafka-python's SCRAM, only when a login is checked
+
     mechanism_name = config.get("sasl_mechanism", "")
     user = config.get("sasl_plain_username", "")
     reply = _request(sock, SASL_HANDSHAKE, 1, _string(mechanism_name), where, protocol)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from kafka import KafkaAdminClient
 
-from streams.app import EXIT_INFRASTRUCTURE
+from streams.localstate import EXIT_INFRASTRUCTURE
 from streams.produce import EventProducer
 from streams.topics import CASE_INPUTS
 from tests.support.kafka import end_offsets, read_all

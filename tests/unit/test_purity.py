@@ -65,12 +65,14 @@ def test_the_closure_covers_the_core_and_not_the_adapters():
 
 
 def test_the_offline_path_loads_no_kafka_client():
-    """`decide`, the codec, JSON lines, the worker's step and replay's analysis run with no Kafka or Faust code."""
+    """`decide`, the codec, JSON lines, the worker's step, replay's analysis and the command line (until a command
+    needs Kafka) load no Kafka or Faust code."""
     import subprocess
     import sys
 
     probe = ("import sys\n"
              "import streams.decide, streams.replay.analysis, streams.codec, streams.jsonlines, streams.casework\n"
+             "import streams.cli\n"
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'kafka', 'aiokafka', 'faust', 'mode'}))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=STREAMS.parent).stdout.strip()
