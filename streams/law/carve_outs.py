@@ -120,13 +120,19 @@ def _convicted_on(conviction: Conviction) -> date:
 
 
 def _state_prison_felony(book: RuleBook, conviction: Conviction) -> bool:
-    if conviction.level != "FELONY" or conviction.sentenced_under_1170h:
+    """Punishable in state prison only when the record says so, or for a serious or violent felony.
+
+    Since Public Safety Realignment most felonies are sentenced to county jail (PC 1170(h)); a felony whose record
+    does not say where it is punished is not taken to be a state-prison one: less information never means more
+    cooperation. A serious or violent felony is never sentenced under 1170(h) (PC 1170(h)(3)).
+    """
+    if conviction.level != "FELONY" or conviction.sentenced_under_1170h or conviction.jurisdiction != "CALIFORNIA":
         return False
     if TAG_STATE_PRISON in conviction.category_tags:
         return True
     realigned = book.criteria["7282.5(a)(2)"].realignment_date
     after_realignment = realigned is None or _convicted_on(conviction) >= realigned
-    return conviction.jurisdiction == "CALIFORNIA" and after_realignment  # A8
+    return after_realignment and is_serious_or_violent(book, conviction.statute, conviction.category_tags)  # A8
 
 
 def _listed_within_window(book: RuleBook, conviction: Conviction, regime: str, on: date) -> list[str]:

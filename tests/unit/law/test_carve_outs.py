@@ -57,7 +57,13 @@ def test_serious_felony_and_state_prison_felony():
     assert met(person(conv("PC 211", "FELONY", "1999-01-01")), "CA_VALUES", "2019-01-01") >= {"7282.5(a)(1)"}
     # A8: a pre-Realignment felony is not relied on as a state-prison felony unless tagged
     assert "7282.5(a)(2)" not in met(person(conv("HS 11351", "FELONY", "2010-01-01")), "CA_VALUES", "2019-01-01")
-    assert "7282.5(a)(2)" in met(person(conv("HS 11351", "FELONY", "2012-01-01")), "CA_VALUES", "2019-01-01")
+    # a felony whose record does not say where it is punished is not taken to be a state-prison one (PC 1170(h))
+    assert "7282.5(a)(2)" not in met(person(conv("HS 11351", "FELONY", "2012-01-01")), "CA_VALUES", "2019-01-01")
+    assert "7282.5(a)(2)" not in met(person(conv("VC 10851", "FELONY", "2016-01-01")), "CA_VALUES", "2019-01-01")
+    # a serious or violent felony is never sentenced under 1170(h)
+    assert "7282.5(a)(2)" in met(person(conv("PC 211", "FELONY", "2012-01-01")), "CA_VALUES", "2019-01-01")
+    said = conv("HS 11351", "FELONY", "2012-01-01", category_tags=("STATE_PRISON_FELONY",))
+    assert "7282.5(a)(2)" in met(person(said), "CA_VALUES", "2019-01-01")
     tagged = conv("HS 11351", "FELONY", "2010-01-01", category_tags=("STATE_PRISON_FELONY",))
     assert "7282.5(a)(2)" in met(person(tagged), "CA_VALUES", "2019-01-01")
     county_jail = conv("HS 11351", "FELONY", "2015-01-01", sentenced_under_1170h=True)
