@@ -166,4 +166,10 @@ def _finding_criteria(book: RuleBook, findings: tuple[Finding, ...], regime: str
 
 
 def _listed_non_dv(book: RuleBook, charge: Charge) -> bool:
-    return not charge.domestic_violence and any(_in(charge.statute, c.sections) for c in book.categories.values())
+    return not is_domestic_violence(book, charge) and any(_in(charge.statute, c.sections)
+                                                          for c in book.categories.values())
+
+
+def is_domestic_violence(book: RuleBook, charge: Charge) -> bool:
+    """Domestic violence by the statute's elements, or as the charge is flagged (a flag adds, never removes)."""
+    return charge.domestic_violence or _in(charge.statute, book.domestic_violence)

@@ -124,6 +124,8 @@ class RuleBook:
     serious_or_violent: tuple[str, ...]
     wobblers: tuple[str, ...]
     prop47: tuple[str, ...]
+    #: offenses that are domestic violence by their elements, whatever a charge's flag says
+    domestic_violence: tuple[str, ...]
     windows: Mapping[str, Mapping[str, int | None]]
     excluded_closures: frozenset[date]
     overdue_grace_minutes: int
@@ -173,6 +175,7 @@ def load(directory: Path | None = None) -> RuleBook:
         serious_or_violent=_sections(root, carve, "serious_or_violent"),
         wobblers=_sections(root, carve, "wobblers"),
         prop47=_sections(root, carve, "prop47"),
+        domestic_violence=_sections(root, carve, "domestic_violence"),
         windows=_windows(root, carve),
         excluded_closures=_closures(root, calendar),
         overdue_grace_minutes=int(_get(calendar, "overdue_grace_minutes", root, "calendar.yaml")),
