@@ -64,8 +64,18 @@ def is_prop47_misdemeanor(book: RuleBook, statute: str, level: str, reduced: boo
 
 
 def is_serious_or_violent(book: RuleBook, statute: str, tags: tuple[str, ...] = ()) -> bool:
-    """A serious (PC 1192.7(c)) or violent (PC 667.5(c)) felony, by section or tag."""
-    return _in(statute, book.serious_or_violent) or any(t in TAG_SERIOUS for t in tags)
+    """A serious (PC 1192.7(c)) or violent (PC 667.5(c)) felony, by section or tag.
+
+    An attempt of a listed felony other than an assault (PC 1192.7(c)(39)), and a conspiracy to commit one
+    (PC 1192.7(c)(42)), are serious too.
+    """
+    if _in(statute, book.serious_or_violent) or any(t in TAG_SERIOUS for t in tags):
+        return True
+    underlying = _underlying(statute)
+    if underlying == statute or not _in(underlying, book.serious_or_violent):
+        return False
+    attempt = statute.partition(" ")[2].startswith("664/")
+    return not (attempt and _in(underlying, book.serious_attempt_exceptions))
 
 
 def prop47_bar(book: RuleBook, facts: Facts) -> str | None:

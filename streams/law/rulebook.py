@@ -122,6 +122,8 @@ class RuleBook:
     criteria: Mapping[str, Criterion]
     categories: Mapping[str, Category]
     serious_or_violent: tuple[str, ...]
+    #: serious felonies whose attempts are not serious (the assaults; PC 1192.7(c)(39))
+    serious_attempt_exceptions: tuple[str, ...]
     wobblers: tuple[str, ...]
     prop47: tuple[str, ...]
     #: offenses that are domestic violence by their elements, whatever a charge's flag says
@@ -173,6 +175,7 @@ def load(directory: Path | None = None) -> RuleBook:
         criteria=_criteria(root, carve),
         categories=_categories(root, carve),
         serious_or_violent=_sections(root, carve, "serious_or_violent"),
+        serious_attempt_exceptions=_sections(root, carve, "serious_attempt_exceptions"),
         wobblers=_sections(root, carve, "wobblers"),
         prop47=_sections(root, carve, "prop47"),
         domestic_violence=_sections(root, carve, "domestic_violence"),

@@ -4,7 +4,7 @@ import pytest
 
 from streams.events import Charge, Conviction
 from streams.law import rulebook
-from streams.law.carve_outs import categories_of, criteria_met, prop47_bar, statute_matches
+from streams.law.carve_outs import categories_of, criteria_met, is_serious_or_violent, prop47_bar, statute_matches
 from streams.law.facts import Facts, Finding
 
 BOOK = rulebook.load()
@@ -115,3 +115,11 @@ def test_probable_cause_findings_differ_by_regime():
     listed = Facts(findings=(Finding(Charge("PC 487", "FELONY"), date(2016, 1, 1), "f"),))
     assert met(listed, "CA_TRUST", "2016-01-02") == {"7282.5(a)(pc-2014)"}
     assert met(listed, "CA_VALUES", "2019-01-02") == set()
+
+
+def test_attempts_and_conspiracies_of_serious_felonies_are_serious_but_attempted_assaults_are_not():
+    assert is_serious_or_violent(BOOK, "PC 664/211") and is_serious_or_violent(BOOK, "PC 182/211")
+    assert is_serious_or_violent(BOOK, "PC 182/245(a)(1)")  # (c)(42) excepts nothing
+    assert not is_serious_or_violent(BOOK, "PC 664/245(a)(1)")  # (c)(39): other than an assault
+    assert not is_serious_or_violent(BOOK, "PC 664/484")  # the attempt of a felony that is not serious
+    assert "7282.5(a)(1)" in met(person(conv("PC 664/211", "FELONY", "2015-01-01")), "CA_VALUES", "2019-01-01")
