@@ -70,8 +70,11 @@ def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible
     asking = [d for d in active if requests(book, d, "HOLD")]
     if not asking:
         unknown = [d for d in active if d.form in ("OTHER", "I203")]
-        return Ruling(DENIED, "hold.unrecognised-form", regime, evidence=tuple(d.event_id for d in unknown)) \
-            if unknown else None
+        if unknown:
+            return Ruling(DENIED, "hold.unrecognised-form", regime, evidence=tuple(d.event_id for d in unknown))
+        # a notification-only request (I-247N) asks for no detention: the person is not held on it, and says so
+        return Ruling(DENIED, "hold.not-requested", regime, evidence=tuple(d.event_id for d in active)) \
+            if active else None
     evidence = tuple(d.event_id for d in asking)
     if regime == UNKNOWN_REGIME:
         return Ruling(DENIED, "jurisdiction.unknown", regime, evidence=evidence)

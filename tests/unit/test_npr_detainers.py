@@ -30,7 +30,9 @@ def test_no_trust_act_hold_is_permitted_without_a_criterion_whatever_the_spellin
                     for out in run(Processor(BOOK, ROWS), events, max(e.occurred_at for e in events) + timedelta(7))
                     if out.record.get("kind") == "HOLD")
     assert not [k for k in holds if k[0] == "PERMITTED"], holds
-    assert sum(holds.values()) == sum(1 for b in bookings if b[1][1]["form"] != "I247N")  # one per hold asked
+    assert sum(holds.values()) == len(bookings)  # one hold decision a booking
+    notify_only = sum(1 for b in bookings if b[1][1]["form"] == "I247N")  # asks for no detention: says so
+    assert notify_only and holds[("DENIED", "hold.not-requested", "CA_TRUST")] == notify_only
     assert {regime for _, _, regime in holds} == {"CA_TRUST"}
     assert holds[("DENIED", "hold.local-policy", "CA_TRUST")] > 0  # Santa Clara's, in capitals
 
