@@ -52,16 +52,17 @@ class Supervised:
             self.restarts += 1
             self.runs.append(self._start())
 
-    def wait_taken(self, topics: list[str], what: str, timeout: float) -> None:
-        """Until the group has committed every case topic to its end."""
+    def wait_taken(self, topics: list[str], what: str, timeout: float) -> float:
+        """Until the group has committed every case topic to its end; the seconds that took."""
         ends = dict(end_offsets(self.settings.bootstrap_servers, topics))
         admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         try:
             while True:
                 done = committed(admin, self.settings.app_id)
                 if all(done.get(tp, 0) >= end for tp, end in ends.items()):
-                    return
+                    return time.monotonic() - began
                 self.tend()
                 assert time.monotonic() < deadline, (f"{what}: not taken within {timeout:.0f} s; committed {done}, "
                                                      f"ends {ends}\n{self.runs[-1].tail()}")
@@ -80,8 +81,9 @@ def test_the_worker_resumes_after_each_broker_outage(settings, kafka_codec, tmp_
         time.sleep(DOWN_SECONDS)
         broker.start()
         _releases(settings, kafka_codec, f"after{k}")
-        worker.wait_taken(topics, f"outage {k + 1}", RESUME_SECONDS)
-        print(f"outage {k + 1}: resumed, {worker.restarts} restart(s) by the progress guard so far")
+        taken = worker.wait_taken(topics, f"outage {k + 1}", RESUME_SECONDS)
+        print(f"outage {k + 1}: input written after the broker's return committed {taken:.0f} s later; "
+              f"{worker.restarts} restart(s) by the progress guard so far")
     worker.runs[-1].stop()
     directives = {m.key for m in read_all(settings.bootstrap_servers, kafka_codec.topics.name("custody_commands"))}
     expected = {f"{tag}-{i}".encode() for tag in ("before", *(f"after{k}" for k in range(OUTAGES))) for i in range(30)}
