@@ -120,8 +120,8 @@ class Emitter:
 
     def _make(self, type_name: str, at: datetime, regime: str, rule_id: str, reason: str,
               evidence: tuple[str, ...], detail: dict[str, Any], discriminator: str = "") -> Output:
-        rule = self.book.rule(rule_id)
-        return Output(type_name, self.booking_id, at, regime, rule_id, rule.citation, reason or rule.says,
+        citation, says = self.book.rule(rule_id).in_regime(regime)
+        return Output(type_name, self.booking_id, at, regime, rule_id, citation, reason or says,
                       tuple(sorted(set(evidence))), tuple(detail.items()), discriminator)
 
     def decision(self, at: datetime, regime: str, kind: str, outcome: str, rule_id: str, evidence: tuple[str, ...],

@@ -139,7 +139,7 @@ def _answer(book: RuleBook, case: Case, e: ev.IceInquiryReceived, item: str, pub
         ruling, kind = rulings.Ruling("PERMITTED", "criminal-history.permitted", regime), "PERSONAL_INFO_DISCLOSURE"
     else:
         ruling, kind = rulings.Ruling("DENIED", "personal-info.values-denied", regime, "unrecognised item"), "OTHER"
-    reason = f"{item.lower().replace('_', ' ')}: {ruling.reason or book.rule(ruling.rule_id).says}"
+    reason = f"{item.lower().replace('_', ' ')}: {ruling.reason or book.rule(ruling.rule_id).in_regime(regime)[1]}"
     return [emit.decision(at, ruling.regime, kind, ruling.outcome, ruling.rule_id, ruling.evidence + evidence,
                           reason, discriminator=item)]
 

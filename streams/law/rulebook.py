@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,17 @@ STATUTE = re.compile(r"^(PC|VC|HS|GC|WI) [0-9]+[a-z]{0,2}(\.[0-9]+[a-z]?)?(\([a-
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule a decision can name."""
+    """One rule a decision can name; where it applies under several regimes, each may cite its own law."""
 
     id: str
     citation: str
     says: str
+    #: regime id -> (citation, says) where that regime's law is another than the rule's own
+    by_regime: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def in_regime(self, regime: str) -> tuple[str, str]:
+        """The citation and the sentence of the rule as it applies under `regime`."""
+        return self.by_regime.get(regime) or (self.citation, self.says)
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,13 @@ def _rules(root: Path) -> dict[str, Rule]:
         citation = spec.get("citation") if isinstance(spec, dict) else None
         if not citation:
             raise _fail(root, "rules.yaml", rule_id, "every rule needs a citation")
-        out[rule_id] = Rule(rule_id, str(citation), str(spec.get("says", "")))
+        by_regime = {}
+        for regime, own in (spec.get("by_regime") or {}).items():
+            if regime not in REGIME_IDS or not isinstance(own, dict) or not own.get("citation"):
+                raise _fail(root, "rules.yaml", f"{rule_id}/by_regime/{regime}",
+                            f"a regime of {', '.join(REGIME_IDS)} with its own citation")
+            by_regime[regime] = (str(own["citation"]), str(own.get("says", spec.get("says", ""))))
+        out[rule_id] = Rule(rule_id, str(citation), str(spec.get("says", "")), by_regime)
     return out
 
 

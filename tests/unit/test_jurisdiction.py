@@ -78,6 +78,30 @@ def test_a_washington_legacy_hold_ends_in_pacific_time(codec):
     assert until.hour == 11 and until.minute == 30, until  # 48 business hours on from 11:30 local time
 
 
+
+def test_a_federal_baseline_booking_is_cited_federal_law_only(codec):
+    """A Washington booking's every output cites federal law: never California's code nor its history."""
+    step = Step(codec)
+    base = {"source": "jail", "booking_id": "J"}
+    records = _trust_era_booking("WA", "Pierce")[:2] + [
+        ("IceInquiryReceived", {**base, "event_id": "J-q", "occurred_at": datetime(2015, 3, 3, 20, tzinfo=UTC),
+                                "inquiry_id": "Q1", "agency": "ICE",
+                                "items": ["CITIZENSHIP_STATUS", "RELEASE_DATE", "CRIMINAL_HISTORY", "HOME_ADDRESS"]}),
+        ("ReleaseBecameDue", {**base, "event_id": "J-due", "occurred_at": datetime(2015, 3, 4, 19, 30, tzinfo=UTC),
+                              "reason": "BAIL_POSTED", "release_at": datetime(2015, 3, 4, 19, 30, tzinfo=UTC)}),
+        ("Transferred", {**base, "event_id": "J-t", "occurred_at": datetime(2015, 3, 20, tzinfo=UTC),
+                         "destination": "IMMIGRATION_AUTHORITY", "agency": "ICE"})]
+    for type_name, record in records:
+        step.send(type_name, record)
+    step.tick(datetime(2015, 3, 21, tzinfo=UTC))
+    assert not step.dead, step.dead
+    cited = {(o.record["rule_id"], o.record["citation"], o.record.get("reason", "")) for o in step.outputs}
+    assert {rule for rule, _, _ in cited} >= {"notify.no-state-limit", "status.1373", "release.hold-ended",
+                                             "criminal-history.permitted", "violation.unauthorized-transfer"}
+    for rule, citation, reason in cited:
+        assert "Gov. Code" not in citation and "Cal." not in citation, (rule, citation)
+        assert "2018" not in reason and "California" not in reason, (rule, reason)
+
 def _jsonl(records: list[tuple[str, dict]]) -> io.StringIO:
     def plain(value):
         return value.isoformat() if isinstance(value, datetime) else value
@@ -133,3 +157,15 @@ def test_a_booking_whose_booking_record_was_refused_is_never_decided_under_anoth
     assert ("HOLD", "DENIED", "jurisdiction.unknown", "NONE") in got
     assert ("RELEASE", None, "release.eligible", "NONE") in got  # a release is never withheld
     assert not any(o.type_name == "TruthActNotice" or o.record.get("outcome") == "PERMITTED" for o in step.outputs)
+
+
+def test_a_decision_before_the_trust_act_cites_no_later_law(codec):
+    """S01 is a 2013 booking: nothing it is told may cite the TRUST Act's 2014 text or the Values Act."""
+    from tests.scenarios.loader import CASES, load
+    from tests.scenarios.test_scenarios import run_decide
+
+    scenario = load(next(CASES.glob("s01_*.yaml")))
+    outputs = run_decide(scenario, codec)
+    assert outputs and {o["regime"] for o in outputs} == {"CA_PRE_TRUST"}
+    for o in outputs:
+        assert "2014 text" not in o["citation"] and "7284" not in o["citation"] and "7282(b)" not in o["citation"], o

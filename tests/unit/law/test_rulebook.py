@@ -47,6 +47,9 @@ def _broken(tmp_path, file, old, new):
     ("carve_outs.yaml", '"PC 217.1"', '"assault 217.1"', r"carve_outs.yaml: categories/A: 'assault 217.1' is not"),
     ("rules.yaml", '    citation: "Gov. Code 7282(b)"\n', "",
      r"rules.yaml: release.eligible: every rule needs a citation"),
+    ("rules.yaml", '      FED_BASE: {citation: "8 CFR 287.7(a), (d)"',
+     '      WA_STATE: {citation: "8 CFR 287.7(a), (d)"',
+     r"rules.yaml: release.eligible/by_regime/WA_STATE: a regime of"),
     ("policies.yaml", "forbids: [HOLD]", "forbids: [EVERYTHING]", r"policies.yaml: policies/santa-clara-2011: forbids"),
     ("calendar.yaml", '- {date: "2007-01-02"', '- {date: "2007-13-02"', r"calendar.yaml: one_off_closures/"),
 ])
