@@ -360,7 +360,7 @@ Why 1,000 events/s misses 100 ms: the worker kept up (deadline lateness p99 {tho
 latency p50 {thousand['latency_ms']['p50']:,.0f} ms), so its p99 is not a queue but the pauses of one event loop
 that also fetches, commits (every 0.2 s in this benchmark, each commit draining the producer first) and writes the
 ticks, and a fetch of the idle topics that may hold the busy topic's next records for up to 50 ms
-(`scheduling.FETCH_MAX_WAIT_MS`), on cores it shares: the worker, the broker and the benchmark's own producer and
+(`faust_compat.FETCH_MAX_WAIT_MS`), on cores it shares: the worker, the broker and the benchmark's own producer and
 consumer used {used:.2f} of the machine's {m['cores']} cores during that run, the worker
 {thousand['cores']['worker']:.2f} of them. Each event here is a release due at once: a decode, a new case, the
 deadline fired in the same step, one state and two outputs written. What would reach it: more work per await and

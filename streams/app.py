@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from faust.assignor import PartitionAssignor
 from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry, generate_latest
@@ -29,6 +28,7 @@ from streams import clets
 from streams.casework import CaseWork, Result
 from streams.codec import HEADER_OUTPUT_ID, HEADER_SUPERSEDES, Codec, Coordinates, Encoded
 from streams.config import Settings
+from streams.faust_compat import CaseAssignor, drain_before_flush, flush_before_commit, partition_items
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.localstate import EXIT_INFRASTRUCTURE, disk_free, take_rebuilt
@@ -71,35 +71,6 @@ class BytesTable(faust.Table):
             await self.restore(newly_assigned, generation_id)
 
 
-class CaseAssignor(PartitionAssignor):
-    """Faust's assignor, with the write-only topics in the case topics' group and no worker its own standby.
-
-    Under exactly-once Faust routes each send through the transaction of `group_for_topic(topic)` and the
-    partition; for a topic the app does not consume that lookup fails (faust-streaming #177). Our outputs share
-    the case topics' partitions, so they belong in the case topics' transactions.
-    """
-
-    case_topic: str = ""
-
-    def group_for_topic(self, topic: str) -> int:
-        """The copartitioned group of a topic; the case topics' group for topics the app only writes."""
-        try:
-            return super().group_for_topic(topic)
-        except KeyError:
-            return super().group_for_topic(self.case_topic)
-
-    def _perform_assignment(self, cluster: Any, member_metadata: Any) -> Any:
-        # With fewer workers than copies of each table (active + standbys), Faust's assignor makes a lone
-        # survivor both the active and the standby of a partition it takes over; that worker restores the table
-        # and then never reads the partition's input. Ask only for the standbys the group can hold.
-        replicas = self.replicas
-        self.replicas = min(replicas, max(len(member_metadata) - 1, 0))
-        try:
-            return super()._perform_assignment(cluster, member_metadata)
-        finally:
-            self.replicas = replicas
-
-
 def _changelog_restorer(app: faust.App, table: BytesTable, settings: Settings) -> Any:
     """Restore the newly assigned active partitions of the cases table from its changelog (streams.restore)."""
     changelog = table.changelog_topic.get_topic_name()
@@ -114,45 +85,6 @@ def _changelog_restorer(app: faust.App, table: BytesTable, settings: Settings) -
                                     still_wanted=lambda: app.consumer_generation_id == generation_id)
 
     return restore
-
-
-def _flush_before_commit(producer: Any) -> None:
-    """Make every transaction commit include what is still in Faust's producer buffer.
-
-    Table changelog writes and our outputs are queued in Faust's buffer when an event is handled; Faust commits
-    a transaction without draining it, so state and outputs could commit apart from the offsets they belong to.
-    Draining first puts each event's writes, all queued in one synchronous step, in one transaction.
-    The offsets are handed on keyed by aiokafka's own TopicPartition: aiokafka 0.14 refuses Faust's TP tuples
-    ("Key should be TopicPartition instance"), which stopped the worker at its first commit.
-    """
-    if getattr(producer, "_dt_flushes_before_commit", False):
-        return
-    from aiokafka import TopicPartition
-
-    commit = producer.commit_transactions
-
-    async def commit_transactions(tid_to_offset_map: Any, *args: Any, **kwargs: Any) -> Any:
-        await producer.buffer.flush()
-        offsets = {tid: {TopicPartition(tp.topic, tp.partition): offset for tp, offset in tps.items()}
-                   for tid, tps in tid_to_offset_map.items()}
-        return await commit(offsets, *args, **kwargs)
-
-    producer.commit_transactions = commit_transactions
-    producer._dt_flushes_before_commit = True
-
-
-def _drain_before_flush(producer: Any, writes: OrderedWrites) -> None:
-    """Make the producer flush that precedes each commit (at least once) wait for the states behind outputs."""
-    if getattr(producer, "_dt_drains_before_flush", False):
-        return
-    flush = producer.flush
-
-    async def flush_after_states(*args: Any, **kwargs: Any) -> Any:
-        await writes.drain()
-        return await flush(*args, **kwargs)
-
-    producer.flush = flush_after_states
-    producer._dt_drains_before_flush = True
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -242,7 +174,7 @@ def create_app(settings: Settings) -> faust.App:
 
     def send(message: Encoded, partition: int) -> None:
         # Queued, not awaited: under exactly-once every write of one event (table changelog and outputs) is queued
-        # in the same synchronous step, so a commit never falls between them (see _flush_before_commit).
+        # in the same synchronous step, so a commit never falls between them (see faust_compat.flush_before_commit).
         outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
                                           headers=message.headers, timestamp=_seconds(message.timestamp_ms))
 
@@ -279,9 +211,9 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(channel, name="case-processor", concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def process(stream: Any) -> None:
         if app.in_transaction:
-            _flush_before_commit(app.producer)
+            flush_before_commit(app.producer)
         else:
-            _drain_before_flush(app.producer, writes)
+            drain_before_flush(app.producer, writes)
         async for event in stream.events():
             msg = event.message
             _ensure_loaded(work, table, msg.partition, settings.partitions)
@@ -549,8 +481,7 @@ def _ensure_loaded(work: CaseWork, table: Any, partition: int, partitions: int) 
 
 def _partition_items(table: Any, partition: int, partitions: int) -> Any:
     """The cases of one partition: its own RocksDB (Faust keeps one per partition), else a filtered scan."""
-    store = table.data
-    db = getattr(store, "_dbs", {}).get(partition)
-    if db is not None and hasattr(store, "_visible_items"):
-        return ((k, v) for k, v in store._visible_items(db) if v is not None)
+    own = partition_items(table.data, partition)
+    if own is not None:
+        return ((k, v) for k, v in own if v is not None)
     return ((k, v) for k, v in table.items() if v is not None and partition_of(k, partitions) == partition)

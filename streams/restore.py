@@ -78,6 +78,8 @@ def rocksdb_writer(store: Any, topic: str) -> WriteBatch:
     import rocksdict
     from faust.types import TP
 
+    from streams.faust_compat import partition_db
+
     def write(partition: int, records: list[tuple[bytes, bytes | None]], last_offset: int) -> None:
         batch = rocksdict.WriteBatch(raw_mode=True)
         for key, value in records:
@@ -85,7 +87,7 @@ def rocksdb_writer(store: Any, topic: str) -> WriteBatch:
                 batch.delete(key)
             else:
                 batch.put(key, value)
-        store._db_for_partition(partition).write(batch)
+        partition_db(store, partition).write(batch)
         store.set_persisted_offset(TP(topic, partition), last_offset)
 
     return write

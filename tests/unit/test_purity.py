@@ -92,3 +92,33 @@ def test_our_murmur2_partitions_keys_as_kafka_does():
         key = rng.randbytes(rng.randrange(0, 48))
         assert murmur2(key) == kafkas(key) & 0xFFFFFFFF
         assert partition_of(key, 6) == (kafkas(key) & 0x7FFFFFFF) % 6
+
+
+#: underscored names the standard library documents as public (os._exit, NamedTuple's methods)
+_PUBLIC_UNDERSCORED = {"_exit", "_replace", "_asdict", "_fields", "_make"}
+
+
+def _private_reaches(tree: ast.AST) -> list[str]:
+    """`x._name` where x is not self or cls: a reach into someone else's private names."""
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                and node.attr not in _PUBLIC_UNDERSCORED):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+                continue
+            found.append(f"line {node.lineno}: .{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(p for p in STREAMS.rglob("*.py") if p.name != "faust_compat.py"),
+                         ids=lambda p: str(p.relative_to(STREAMS)))
+def test_only_faust_compat_touches_private_names(path):
+    """Faust's and aiokafka's private names are used in streams/faust_compat.py alone, so that an upgrade has one
+    place to check."""
+    assert _private_reaches(ast.parse(path.read_text())) == []
+
+
+def test_the_private_name_check_sees_a_reach():
+    assert _private_reaches(ast.parse("consumer._thread._ensure_consumer()")) == ["line 1: ._ensure_consumer",
+                                                                                  "line 1: ._thread"]

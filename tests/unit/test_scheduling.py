@@ -2,7 +2,7 @@
 
 from faust.types import TP
 
-from streams import scheduling
+from streams import faust_compat, scheduling
 from streams.scheduling import EventTimeScheduler
 from tests.support.scheduler import Record, State, scheduler
 
@@ -109,10 +109,10 @@ def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_onl
         app = create_app(Settings(partitions=3, store="memory"))
         consumer = app.consumer._thread._create_worker_consumer(app.transport)  # what the worker's thread starts
         try:
-            return consumer._fetch_max_wait_ms, consumer._max_partition_fetch_bytes
+            return faust_compat.fetch_max_wait_ms(consumer), consumer._max_partition_fetch_bytes
         finally:
             await consumer.stop()
 
     wait_ms, fetch_bytes = asyncio.run(built())
-    assert wait_ms == scheduling.FETCH_MAX_WAIT_MS == 50
+    assert wait_ms == faust_compat.FETCH_MAX_WAIT_MS == 50
     assert fetch_bytes == 64 * 1024  # Faust's other settings are kept
