@@ -88,14 +88,45 @@ def _changelog_restorer(app: faust.App, table: BytesTable, settings: Settings) -
 
 
 def create_app(settings: Settings) -> faust.App:
-    """The case-processor app for these settings: topics, the cases table, the agent and the ticker."""
+    """The case-processor app for these settings: topics, the cases table, the agents, the timers (wiring only)."""
     topics = Topics(settings)
     codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
     book = rulebook.load()
     work = CaseWork(book, codec, settings.source, settle=timedelta(seconds=settings.settle),
                     future_tolerance=timedelta(seconds=settings.future_tolerance), earliest=settings.earliest,
                     partitions=settings.partitions)
-    app = faust.App(
+    app = _faust_app(settings)
+    names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
+    EventTimeScheduler.app, EventTimeScheduler.clock_topic = app, topics.name("clock")
+    EventTimeScheduler.case_topics = tuple(names[:-1])
+    CaseAssignor.case_topic = names[0]
+    outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
+               for t in topics if t.spec.id in (*CASE_OUTPUTS, "clets_decisions", "deadletter")}
+    channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
+    app.transport.Consumer = SteadyFetchConsumer  # before the consumer is made, at the worker's start
+    table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
+                                      partitions=settings.partitions, options={"driver": "rocksdict"}))
+    if settings.store != "memory":
+        table.restore = _changelog_restorer(app, table, settings)
+    metrics = _metrics(codec, book)
+    rebuilt = take_rebuilt(settings.data_dir)  # left by the worker command when it dropped the local tables
+    if rebuilt is not None:
+        metrics.rebuilt.labels(rebuilt).inc()
+    guard = _progress_guard(app, settings, metrics, names)
+    # the dead letters too: each has an id from its source coordinates, so one is not written twice after a crash
+    recent = RecentOutputs(settings.kafka_client_config(), [topics.name(t) for t in (*CASE_OUTPUTS, "deadletter")])
+    processor = CaseProcessor(app, settings, work, table, metrics, guard, recent, outputs,
+                              add_watchdog(app, names, metrics), {t.name: t.spec.id for t in topics})
+    processor.install(channel)
+    _add_gate(app, settings, topics, codec, outputs, metrics)
+    if settings.ticker:
+        _add_ticker(app, settings, topics["clock"].partitions, codec, work)
+    app.work, app.cases_table, app.metrics, app.progress_guard = work, table, metrics, guard  # type: ignore[attr-defined]
+    return app
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
         store="memory://" if settings.store == "memory" else "rocksdb://",
@@ -122,27 +153,10 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=1,
         broker_credentials=_credentials(settings),
     )
-    names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
-    EventTimeScheduler.app, EventTimeScheduler.clock_topic = app, topics.name("clock")
-    EventTimeScheduler.case_topics = tuple(names[:-1])
-    CaseAssignor.case_topic = names[0]
-    outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
-               for t in topics if t.spec.id in (*CASE_OUTPUTS, "clets_decisions", "deadletter")}
-    channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
-    app.transport.Consumer = SteadyFetchConsumer  # before the consumer is made, at the worker's start
-    table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
-                                      partitions=settings.partitions, options={"driver": "rocksdict"}))
-    if settings.store != "memory":
-        table.restore = _changelog_restorer(app, table, settings)
-    app.work = work  # type: ignore[attr-defined]
-    app.cases_table = table  # type: ignore[attr-defined]
-    metrics = app.metrics = _metrics(codec, book)  # type: ignore[attr-defined]
-    rebuilt = take_rebuilt(settings.data_dir)  # left by the worker command when it dropped the local tables
-    if rebuilt is not None:
-        metrics.rebuilt.labels(rebuilt).inc()
-    topic_ids = {t.name: t.spec.id for t in topics}
 
-    stalls = add_watchdog(app, names, metrics)
+
+def _progress_guard(app: faust.App, settings: Settings, metrics: Metrics, names: list[str]) -> ProgressGuard:
+    """The thread that stops a worker holding input it does not handle, started with the first assignment."""
 
     def observe(idle: float, unhandled: int) -> None:
         metrics.idle.set(idle)
@@ -155,71 +169,73 @@ def create_app(settings: Settings) -> faust.App:
     guard = ProgressGuard(settings.kafka_client_config(), settings.app_id, stop_uncommitted,
                           recovering=lambda: bool(app.rebalancing or getattr(app, "in_recovery", False)),
                           observe=observe)
-    app.progress_guard = guard  # type: ignore[attr-defined]
 
     @app.on_partitions_assigned.connect
     async def guard_assigned(app_: Any, assigned: Any, **_: Any) -> None:
         guard.owns({(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in names})
         if not guard.is_alive():
             guard.start()
-    # the dead letters too: each has an id from its source coordinates, so one is not written twice after a crash
-    output_topics = [topics.name(t) for t in (*CASE_OUTPUTS, "deadletter")]
-    recent = RecentOutputs(settings.kafka_client_config(), output_topics)
 
-    def unsent(result: Result, partition: int) -> list[Encoded]:
-        # what is already on the outputs' recent tail (a replayed input's outputs) is not sent again
-        fresh = [m for m in result.messages if not recent.already_sent(partition, m)]
-        metrics.repeats_suppressed.inc(len(result.messages) - len(fresh))
-        return fresh
+    return guard
 
-    def send(message: Encoded, partition: int) -> None:
-        # Queued, not awaited: under exactly-once every write of one event (table changelog and outputs) is queued
-        # in the same synchronous step, so a commit never falls between them (see faust_compat.flush_before_commit).
-        outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
-                                          headers=message.headers, timestamp=_seconds(message.timestamp_ms))
 
-    def on_failure(delivered: asyncio.Future) -> None:
-        if delivered.cancelled() or delivered.exception() is None:
-            return
-        # an output or a state that Kafka did not take: stop, so that the input is read again from the last commit
-        stop_uncommitted(f"a write was not delivered: {delivered.exception()!r}")
+class CaseProcessor:
+    """The case-processor agent: each message through `CaseWork.handle`, its outputs and states written in order."""
 
-    changelog = table.changelog_topic.get_topic_name()
+    def __init__(self, app: faust.App, settings: Settings, work: CaseWork, table: BytesTable, metrics: Metrics,
+                 guard: ProgressGuard, recent: RecentOutputs, outputs: dict[str, Any], stalls: Any,
+                 topic_ids: dict[str, str]) -> None:
+        """Bind what the agent uses; `install` adds it and its hooks to the app."""
+        self.app, self.settings, self.work, self.table, self.metrics = app, settings, work, table, metrics
+        self.guard, self.recent, self.outputs, self.stalls, self.topic_ids = guard, recent, outputs, stalls, topic_ids
+        self.changelog = table.changelog_topic.get_topic_name()
+        # At least once, writes go straight to the producer, skipping Faust's buffer, its task per message and its
+        # commit-time chase of that buffer; states follow their outputs (streams.writes).
+        self.writes = OrderedWrites(self._send_now, self.changelog, self._on_state_sent)
 
-    def on_state_sent(partition: int, delivered: asyncio.Future) -> None:
-        # what Faust's table does at least once: the store remembers the changelog offset it holds, so a restart
-        # on an intact data dir reads only the changelog after it (a failure is on_failure's, via send_now)
-        if not delivered.cancelled() and delivered.exception() is None:
-            table.data.set_persisted_offset(TP(changelog, partition), delivered.result().offset)
+    def install(self, channel: Any) -> None:
+        """The agent on the case topics and the clock, the gauges, the metrics page and the rebalance hooks."""
+        app, work, metrics = self.app, self.work, self.metrics
 
-    async def send_now(topic: str, key: bytes | None, value: bytes | None, partition: int,
-                       timestamp: float | None, headers: Any) -> asyncio.Future:
-        delivered = await app.producer.send(topic, key, value, partition, timestamp, headers)
-        delivered.add_done_callback(on_failure)
-        return delivered
+        @app.agent(channel, name="case-processor", concurrency=1, supervisor_strategy=CrashingSupervisor)
+        async def process(stream: Any) -> None:
+            await self.process(stream)
 
-    # At least once, writes go straight to the producer, skipping Faust's buffer, its task per message and its
-    # commit-time chase of that buffer; states follow their outputs (streams.writes).
-    writes = OrderedWrites(send_now, changelog, on_state_sent)
+        @app.timer(GAUGE_SECONDS, name="case-gauges")
+        async def gauges() -> None:
+            metrics.set_gauges(work.gauges())
+            metrics.partitions.set(work.partitions_owned())
 
-    async def write_now(result: Result, partition: int) -> None:
-        sends = [(m.topic, m.key, m.value, _seconds(m.timestamp_ms), m.headers) for m in unsent(result, partition)]
-        for key, state in result.writes.items():
-            table.data[key] = state  # the local store now; its changelog record once the outputs are in
-        await writes.write(partition, sends, result.writes.items())
+        @app.page("/metrics")
+        async def metrics_page(web: Any, request: Any) -> Any:
+            return web.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
 
-    @app.agent(channel, name="case-processor", concurrency=1, supervisor_strategy=CrashingSupervisor)
-    async def process(stream: Any) -> None:
+        @app.on_rebalance_complete.connect
+        async def on_rebalanced(app_: Any, **_: Any) -> None:
+            began, self.table.rebalance_began = self.table.rebalance_began, None
+            if began is not None:
+                metrics.recovery.set(time.monotonic() - began)
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
+            partitions = {tp.partition for tp in revoked}
+            work.forget(partitions)
+            self.recent.forget(partitions)
+            self.writes.forget(partitions)
+
+    async def process(self, stream: Any) -> None:
+        """The agent's body: every message decided, written, then measured; only Kafka or the disk stops it."""
+        app, table, work = self.app, self.table, self.work
         if app.in_transaction:
             flush_before_commit(app.producer)
         else:
-            drain_before_flush(app.producer, writes)
+            drain_before_flush(app.producer, self.writes)
         async for event in stream.events():
             msg = event.message
-            _ensure_loaded(work, table, msg.partition, settings.partitions)
-            if not recent.loaded(msg.partition):
+            _ensure_loaded(work, table, msg.partition, self.settings.partitions)
+            if not self.recent.loaded(msg.partition):
                 # read before this partition's first output, and without yielding to the event loop mid-event
-                found = recent.load(msg.partition)
+                found = self.recent.load(msg.partition)
                 log.info("partition %d: %d output id(s) on the outputs' recent tail", msg.partition, found)
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
@@ -227,75 +243,89 @@ def create_app(settings: Settings) -> faust.App:
             result = work.handle(table, where, event.key, event.value, event.headers, datetime.now(UTC))
             try:
                 if app.in_transaction:
-                    for message in unsent(result, msg.partition):
-                        send(message, msg.partition)
+                    for message in self._unsent(result, msg.partition):
+                        self._send(message, msg.partition)
                     for key, state in result.writes.items():  # after the outputs: state never runs ahead of them
                         table[key] = state
                 else:
-                    await write_now(result, msg.partition)
+                    await self._write_now(result, msg.partition)
             except Exception as exc:  # noqa: BLE001 - Kafka or the disk: only these stop the worker
                 stop_uncommitted(f"partition {msg.partition} offset {msg.offset}: its writes failed: {exc!r}")
-            stalls.progressed(msg.tp, msg.offset, time.monotonic())
-            guard.handled()
+            self.stalls.progressed(msg.tp, msg.offset, time.monotonic())
+            self.guard.handled()
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
             try:
-                metrics.case_step(result, topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
-                _count_lag(app, metrics, msg, topic_ids)
+                self.metrics.case_step(result, self.topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
+                _count_lag(app, self.metrics, msg, self.topic_ids)
             except Exception:  # noqa: BLE001 - a metric never stops a decision
                 log.exception("metrics of partition %d offset %d", msg.partition, msg.offset)
 
-    @app.timer(GAUGE_SECONDS, name="case-gauges")
-    async def gauges() -> None:
-        metrics.set_gauges(work.gauges())
-        metrics.partitions.set(work.partitions_owned())
+    def _unsent(self, result: Result, partition: int) -> list[Encoded]:
+        # what is already on the outputs' recent tail (a replayed input's outputs) is not sent again
+        fresh = [m for m in result.messages if not self.recent.already_sent(partition, m)]
+        self.metrics.repeats_suppressed.inc(len(result.messages) - len(fresh))
+        return fresh
 
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
+    def _send(self, message: Encoded, partition: int) -> None:
+        # Queued, not awaited: under exactly-once every write of one event (table changelog and outputs) is queued
+        # in the same synchronous step, so a commit never falls between them (see faust_compat.flush_before_commit).
+        self.outputs[message.topic].send_soon(key=message.key, value=message.value, partition=partition,
+                                               headers=message.headers, timestamp=_seconds(message.timestamp_ms))
 
-    @app.on_rebalance_complete.connect
-    async def on_rebalanced(app_: Any, **_: Any) -> None:
-        began, table.rebalance_began = table.rebalance_began, None
-        if began is not None:
-            metrics.recovery.set(time.monotonic() - began)
+    @staticmethod
+    def _on_failure(delivered: asyncio.Future) -> None:
+        if delivered.cancelled() or delivered.exception() is None:
+            return
+        # an output or a state that Kafka did not take: stop, so that the input is read again from the last commit
+        stop_uncommitted(f"a write was not delivered: {delivered.exception()!r}")
 
-    _add_gate(app, settings, topics, codec, outputs, metrics)
+    def _on_state_sent(self, partition: int, delivered: asyncio.Future) -> None:
+        # what Faust's table does at least once: the store remembers the changelog offset it holds, so a restart
+        # on an intact data dir reads only the changelog after it (a failure is _on_failure's, via _send_now)
+        if not delivered.cancelled() and delivered.exception() is None:
+            self.table.data.set_persisted_offset(TP(self.changelog, partition), delivered.result().offset)
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
-        work.forget({tp.partition for tp in revoked})
-        recent.forget({tp.partition for tp in revoked})
-        writes.forget({tp.partition for tp in revoked})
+    async def _send_now(self, topic: str, key: bytes | None, value: bytes | None, partition: int,
+                        timestamp: float | None, headers: Any) -> asyncio.Future:
+        delivered = await self.app.producer.send(topic, key, value, partition, timestamp, headers)
+        delivered.add_done_callback(self._on_failure)
+        return delivered
 
-    if settings.ticker:
-        clock = topics["clock"]
+    async def _write_now(self, result: Result, partition: int) -> None:
+        sends = [(m.topic, m.key, m.value, _seconds(m.timestamp_ms), m.headers)
+                 for m in self._unsent(result, partition)]
+        for key, state in result.writes.items():
+            self.table.data[key] = state  # the local store now; its changelog record once the outputs are in
+        await self.writes.write(partition, sends, result.writes.items())
 
-        async def send_tick(p: int, now: datetime, kind: str) -> None:
-            record = {"event_id": f"tick:{settings.source}:{p}:{int(now.timestamp() * 1000)}{kind}",
-                      "occurred_at": now, "source": settings.source, "partition": p}
-            message = codec.encode("ClockTicked", record, validate=False)
-            await app.producer.send(message.topic, message.key, message.value, p, _seconds(message.timestamp_ms),
-                                    message.headers)
 
-        @app.timer(settings.tick_interval, name="ticker")
-        async def tick() -> None:
-            now = datetime.now(UTC)
-            for p in range(clock.partitions):
-                await send_tick(p, now, "")
+def _add_ticker(app: faust.App, settings: Settings, partitions: int, codec: Codec, work: CaseWork) -> None:
+    """Clock ticks to every partition each interval, and one more to a partition as soon as its deadline is due."""
 
-        ticked: dict[int, datetime] = {}
+    async def send_tick(p: int, now: datetime, kind: str) -> None:
+        record = {"event_id": f"tick:{settings.source}:{p}:{int(now.timestamp() * 1000)}{kind}",
+                  "occurred_at": now, "source": settings.source, "partition": p}
+        message = codec.encode("ClockTicked", record, validate=False)
+        await app.producer.send(message.topic, message.key, message.value, p, _seconds(message.timestamp_ms),
+                                message.headers)
 
-        @app.timer(DUE_CHECK_SECONDS, name="due-ticker")
-        async def tick_when_due() -> None:
-            # Between ticks a deadline would wait up to a whole interval: as soon as the wall clock passes the
-            # earliest pending deadline of a partition this worker owns, one more tick goes to that partition.
-            now = datetime.now(UTC)
-            for p, due in work.earliest_due().items():
-                if due <= now and (p not in ticked or ticked[p] < due):
-                    ticked[p] = now
-                    await send_tick(p, now, ":due")
+    @app.timer(settings.tick_interval, name="ticker")
+    async def tick() -> None:
+        now = datetime.now(UTC)
+        for p in range(partitions):
+            await send_tick(p, now, "")
 
-    return app
+    ticked: dict[int, datetime] = {}
+
+    @app.timer(DUE_CHECK_SECONDS, name="due-ticker")
+    async def tick_when_due() -> None:
+        # Between ticks a deadline would wait up to a whole interval: as soon as the wall clock passes the
+        # earliest pending deadline of a partition this worker owns, one more tick goes to that partition.
+        now = datetime.now(UTC)
+        for p, due in work.earliest_due().items():
+            if due <= now and (p not in ticked or ticked[p] < due):
+                ticked[p] = now
+                await send_tick(p, now, ":due")
 
 
 class RecentOutputs:
