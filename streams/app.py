@@ -35,7 +35,7 @@ from streams.localstate import EXIT_INFRASTRUCTURE, disk_free, take_rebuilt
 from streams.metrics import Metrics
 from streams.progress import ProgressGuard
 from streams.restore import first_offsets, restore_changelog, rocksdb_writer
-from streams.scheduling import EventTimeScheduler, SteadyFetchConsumer
+from streams.scheduling import merged_for
 from streams.schemas import SchemaRegistry
 from streams.stalls import add_watchdog
 from streams.topics import CASE_INPUTS, CASE_OUTPUTS, Topics, partition_of
@@ -95,15 +95,14 @@ def create_app(settings: Settings) -> faust.App:
     work = CaseWork(book, codec, settings.source, settle=timedelta(seconds=settings.settle),
                     future_tolerance=timedelta(seconds=settings.future_tolerance), earliest=settings.earliest,
                     partitions=settings.partitions)
-    app = _faust_app(settings)
     names = [topics.name(t) for t in (*CASE_INPUTS, "clock")]
-    EventTimeScheduler.app, EventTimeScheduler.clock_topic = app, topics.name("clock")
-    EventTimeScheduler.case_topics = tuple(names[:-1])
-    CaseAssignor.case_topic = names[0]
+    scheduler, consumer = merged_for(tuple(names[:-1]), names[-1])
+    app = _faust_app(settings, scheduler, type("CaseAssignor", (CaseAssignor,), {"case_topic": names[0]}))
+    scheduler.app = app
     outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
                for t in topics if t.spec.id in (*CASE_OUTPUTS, "clets_decisions", "deadletter")}
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
-    app.transport.Consumer = SteadyFetchConsumer  # before the consumer is made, at the worker's start
+    app.transport.Consumer = consumer  # before the consumer is made, at the worker's start
     table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
     if settings.store != "memory":
@@ -125,7 +124,7 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-def _faust_app(settings: Settings) -> faust.App:
+def _faust_app(settings: Settings, scheduler: type, assignor: type) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
@@ -145,8 +144,8 @@ def _faust_app(settings: Settings) -> faust.App:
         # Up to 5 ms for the producer to gather a partition's writes into one request: fewer, larger requests cost
         # the worker and the broker less per message (a tenth more events/s on a backlog) and add at most 5 ms.
         producer_linger=PRODUCER_LINGER_SECONDS,
-        PartitionAssignor=CaseAssignor,
-        ConsumerScheduler=EventTimeScheduler,
+        PartitionAssignor=assignor,
+        ConsumerScheduler=scheduler,
         # A dead worker's partitions move after 10 s of silence: a release must not wait a minute for them.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,

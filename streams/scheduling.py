@@ -38,7 +38,8 @@ MAX_HOLD = 30.0
 class EventTimeScheduler(DefaultSchedulingStrategy):
     """Faust's consumer scheduler, merging each partition's case topics and clock by record timestamp."""
 
-    #: set by create_app: the app (for the consumer's positions), the clock topic and the case input topics
+    #: set on each app's own subclass (`merged_for`): the app (for the consumer's positions), the clock topic and
+    #: the case input topics
     app: ClassVar[Any] = None
     clock_topic: ClassVar[str] = ""
     case_topics: ClassVar[tuple[str, ...]] = ()
@@ -129,8 +130,22 @@ class SteadyFetchConsumer(AIOKafkaConsumer):
     def _new_consumer_thread(self) -> BriefFetchWaitThread:
         return BriefFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
 
+    #: the merged topics, set on each app's own subclass (`merged_for`)
+    merged: ClassVar[frozenset[str]] = frozenset()
+
     def on_buffer_full(self, tp: TP) -> None:
         """Keep fetching a merged topic-partition: the wait for room in the queue is its back-pressure."""
-        if tp.topic in EventTimeScheduler.case_topics or tp.topic == EventTimeScheduler.clock_topic:
+        if tp.topic in self.merged:
             return
         super().on_buffer_full(tp)
+
+
+def merged_for(case_topics: tuple[str, ...], clock_topic: str) -> tuple[type[EventTimeScheduler],
+                                                                      type[SteadyFetchConsumer]]:
+    """An app's own scheduler and consumer classes for its merged topics; its scheduler's `app` is set later.
+
+    Faust makes both from classes, so each app gets subclasses of its own and nothing process-wide is set.
+    """
+    scheduler = type("CaseScheduler", (EventTimeScheduler,), {"case_topics": case_topics, "clock_topic": clock_topic})
+    consumer = type("CaseConsumer", (SteadyFetchConsumer,), {"merged": frozenset((*case_topics, clock_topic))})
+    return scheduler, consumer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from streams.scheduling import EventTimeScheduler
+from streams.scheduling import EventTimeScheduler, merged_for
 
 _Record = namedtuple("_Record", "offset timestamp key value headers")
 
@@ -52,6 +52,6 @@ class FakeApp:
 
 def scheduler(states: dict[Any, State], clock: str, case_topics: tuple[str, ...]) -> EventTimeScheduler:
     """A scheduler bound to a fake app."""
-    EventTimeScheduler.app = FakeApp(states)
-    EventTimeScheduler.clock_topic, EventTimeScheduler.case_topics = clock, case_topics
-    return EventTimeScheduler()
+    cls, _ = merged_for(case_topics, clock)
+    cls.app = FakeApp(states)
+    return cls()

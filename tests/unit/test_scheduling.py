@@ -3,7 +3,6 @@
 from faust.types import TP
 
 from streams import faust_compat, scheduling
-from streams.scheduling import EventTimeScheduler
 from tests.support.scheduler import Record, State, scheduler
 
 
@@ -79,16 +78,16 @@ def test_a_slow_topic_that_is_still_being_fetched_keeps_the_order(monkeypatch):
 def test_a_rebalance_forgets_what_was_buffered():
     scheduler = _scheduler({TP("court", 0): State(0, 5)})
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == []
-    EventTimeScheduler.app.consumer_generation_id = 2
-    EventTimeScheduler.app.states.clear()  # the new owner's consumer knows nothing yet
+    scheduler.app.consumer_generation_id = 2
+    scheduler.app.states.clear()  # the new owner's consumer knows nothing yet
     assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == [("bookings", 0)]
 
 
 def test_a_full_queue_keeps_the_merged_topics_in_the_fetch_and_takes_out_the_others():
     from types import SimpleNamespace
 
-    scheduler({}, "clock", ("bookings", "court"))
-    consumer = object.__new__(scheduling.SteadyFetchConsumer)
+    _, case_consumer = scheduling.merged_for(("bookings", "court"), "clock")
+    consumer = object.__new__(case_consumer)
     merged = {TP("bookings", 0), TP("court", 1), TP("clock", 2)}
     consumer.app = SimpleNamespace(in_recovery=False)
     consumer._active_partitions, consumer._paused_partitions = {*merged, TP("clets", 0)}, set()
@@ -116,3 +115,17 @@ def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_onl
     wait_ms, fetch_bytes = asyncio.run(built())
     assert wait_ms == faust_compat.FETCH_MAX_WAIT_MS == 50
     assert fetch_bytes == 64 * 1024  # Faust's other settings are kept
+
+
+def test_two_apps_in_one_process_keep_their_own_merged_topics():
+    from streams.app import create_app
+    from streams.config import Settings
+
+    first = create_app(Settings(partitions=3, store="memory", topic_prefix="one."))
+    second = create_app(Settings(partitions=3, store="memory", topic_prefix="two."))
+    for app, prefix in ((first, "one."), (second, "two.")):
+        scheduler = app.conf.ConsumerScheduler
+        assert scheduler.app is app and scheduler.clock_topic == f"{prefix}clock"
+        assert all(t.startswith(prefix) for t in scheduler.case_topics)
+        assert app.transport.Consumer.merged == {*scheduler.case_topics, scheduler.clock_topic}
+        assert app.conf.PartitionAssignor.case_topic == f"{prefix}jail.bookings"
