@@ -48,6 +48,15 @@ DUE_CHECK_SECONDS = 0.1
 GAUGE_SECONDS = 2.0
 
 
+#: the worker's wall clock: injected, so that nothing in the worker reads the time but through it
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
+
+
 class BytesTable(faust.Table):
     """A table whose keys and values are bytes we encode ourselves (booking ids; cases in casework.dump).
 
@@ -87,8 +96,12 @@ def _changelog_restorer(app: faust.App, table: BytesTable, settings: Settings) -
     return restore
 
 
-def create_app(settings: Settings) -> faust.App:
-    """The case-processor app for these settings: topics, the cases table, the agents, the timers (wiring only)."""
+def create_app(settings: Settings, clock: Clock = wall_clock, registry: CollectorRegistry | None = None) -> faust.App:
+    """The case-processor app for these settings: topics, the cases table, the agents, the timers (wiring only).
+
+    `clock` is the one wall clock the worker reads (admission of future events, ticks, latency); `registry` the
+    Prometheus registry its metrics go to (a fresh one by default).
+    """
     topics = Topics(settings)
     codec = Codec(SchemaRegistry(settings.schemas_dir), topics)
     book = rulebook.load()
@@ -107,7 +120,7 @@ def create_app(settings: Settings) -> faust.App:
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
     if settings.store != "memory":
         table.restore = _changelog_restorer(app, table, settings)
-    metrics = _metrics(codec, book)
+    metrics = _metrics(codec, book, registry or CollectorRegistry())
     rebuilt = take_rebuilt(settings.data_dir)  # left by the worker command when it dropped the local tables
     if rebuilt is not None:
         metrics.rebuilt.labels(rebuilt).inc()
@@ -115,11 +128,11 @@ def create_app(settings: Settings) -> faust.App:
     # the dead letters too: each has an id from its source coordinates, so one is not written twice after a crash
     recent = RecentOutputs(settings.kafka_client_config(), [topics.name(t) for t in (*CASE_OUTPUTS, "deadletter")])
     processor = CaseProcessor(app, settings, work, table, metrics, guard, recent, outputs,
-                              add_watchdog(app, names, metrics), {t.name: t.spec.id for t in topics})
+                              add_watchdog(app, names, metrics), {t.name: t.spec.id for t in topics}, clock)
     processor.install(channel)
-    _add_gate(app, settings, topics, codec, outputs, metrics)
+    _add_gate(app, settings, topics, codec, outputs, metrics, clock)
     if settings.ticker:
-        _add_ticker(app, settings, topics["clock"].partitions, codec, work)
+        _add_ticker(app, settings, topics["clock"].partitions, codec, work, clock)
     app.work, app.cases_table, app.metrics, app.progress_guard = work, table, metrics, guard  # type: ignore[attr-defined]
     return app
 
@@ -183,8 +196,9 @@ class CaseProcessor:
 
     def __init__(self, app: faust.App, settings: Settings, work: CaseWork, table: BytesTable, metrics: Metrics,
                  guard: ProgressGuard, recent: RecentOutputs, outputs: dict[str, Any], stalls: Any,
-                 topic_ids: dict[str, str]) -> None:
+                 topic_ids: dict[str, str], clock: Clock = wall_clock) -> None:
         """Bind what the agent uses; `install` adds it and its hooks to the app."""
+        self.clock = clock
         self.app, self.settings, self.work, self.table, self.metrics = app, settings, work, table, metrics
         self.guard, self.recent, self.outputs, self.stalls, self.topic_ids = guard, recent, outputs, stalls, topic_ids
         self.changelog = table.changelog_topic.get_topic_name()
@@ -239,7 +253,7 @@ class CaseProcessor:
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
             # never raises: whatever is wrong with the message or its deciding makes a dead letter
-            result = work.handle(table, where, event.key, event.value, event.headers, datetime.now(UTC))
+            result = work.handle(table, where, event.key, event.value, event.headers, self.clock())
             try:
                 if app.in_transaction:
                     for message in self._unsent(result, msg.partition):
@@ -254,7 +268,7 @@ class CaseProcessor:
             self.guard.handled()
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
             try:
-                self.metrics.case_step(result, self.topic_ids.get(msg.topic, "unknown"), datetime.now(UTC), waited)
+                self.metrics.case_step(result, self.topic_ids.get(msg.topic, "unknown"), self.clock(), waited)
                 _count_lag(app, self.metrics, msg, self.topic_ids)
             except Exception:  # noqa: BLE001 - a metric never stops a decision
                 log.exception("metrics of partition %d offset %d", msg.partition, msg.offset)
@@ -298,7 +312,8 @@ class CaseProcessor:
         await self.writes.write(partition, sends, result.writes.items())
 
 
-def _add_ticker(app: faust.App, settings: Settings, partitions: int, codec: Codec, work: CaseWork) -> None:
+def _add_ticker(app: faust.App, settings: Settings, partitions: int, codec: Codec, work: CaseWork,
+                clock: Clock) -> None:
     """Clock ticks to every partition each interval, and one more to a partition as soon as its deadline is due."""
 
     async def send_tick(p: int, now: datetime, kind: str) -> None:
@@ -310,7 +325,7 @@ def _add_ticker(app: faust.App, settings: Settings, partitions: int, codec: Code
 
     @app.timer(settings.tick_interval, name="ticker")
     async def tick() -> None:
-        now = datetime.now(UTC)
+        now = clock()
         for p in range(partitions):
             await send_tick(p, now, "")
 
@@ -320,7 +335,7 @@ def _add_ticker(app: faust.App, settings: Settings, partitions: int, codec: Code
     async def tick_when_due() -> None:
         # Between ticks a deadline would wait up to a whole interval: as soon as the wall clock passes the
         # earliest pending deadline of a partition this worker owns, one more tick goes to that partition.
-        now = datetime.now(UTC)
+        now = clock()
         for p, due in work.earliest_due().items():
             if due <= now and (p not in ticked or ticked[p] < due):
                 ticked[p] = now
@@ -406,13 +421,13 @@ def _credentials(settings: Settings) -> Any:
                                  mechanism=settings.sasl_mechanism, ssl_context=settings.ssl_context)
 
 
-def _metrics(codec: Codec, book: rulebook.RuleBook) -> Metrics:
+def _metrics(codec: Codec, book: rulebook.RuleBook, registry: CollectorRegistry) -> Metrics:
     def symbols(type_name: str, field: str) -> list[str]:
         spec = next(f for f in codec.registry.latest(type_name).raw["fields"] if f["name"] == field)
         return list(spec["type"]["symbols"])
 
     reviews = [rule for rule in book.rules if rule.startswith("review.")]
-    return Metrics(CollectorRegistry(), symbols("DeadLetter", "reason_code"), symbols("Violation", "kind"), reviews)
+    return Metrics(registry, symbols("DeadLetter", "reason_code"), symbols("Violation", "kind"), reviews)
 
 
 def _count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:
@@ -427,7 +442,7 @@ def _count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, 
 
 
 def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, outputs: dict[str, Any],
-              metrics: Metrics) -> None:
+              metrics: Metrics, clock: Clock) -> None:
     """The CLETS gate: an agent over the query topic, the agency registry read whole by every worker."""
     gate = GateWork(clets.load_rows(), codec, settings.source)
     deadletter = outputs[topics["deadletter"].name]
@@ -464,10 +479,10 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
                 recent.load(msg.partition)
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
-            result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
+            result, ruling = gate.handle_query(where, event.key, event.value, event.headers, clock())
             if ruling is not None and ruling.rule_id == clets.UNKNOWN_AGENCY and await reader.catch_up():
                 # the agency may have been registered after this worker last read the registry
-                result, ruling = gate.handle_query(where, event.key, event.value, event.headers, datetime.now(UTC))
+                result, ruling = gate.handle_query(where, event.key, event.value, event.headers, clock())
             try:
                 for message in result.messages:
                     if recent.already_sent(msg.partition, message):

@@ -129,3 +129,15 @@ def test_two_apps_in_one_process_keep_their_own_merged_topics():
         assert all(t.startswith(prefix) for t in scheduler.case_topics)
         assert app.transport.Consumer.merged == {*scheduler.case_topics, scheduler.clock_topic}
         assert app.conf.PartitionAssignor.case_topic == f"{prefix}jail.bookings"
+
+
+def test_the_app_takes_its_metrics_registry_from_its_caller():
+    from prometheus_client import CollectorRegistry
+
+    from streams.app import create_app
+    from streams.config import Settings
+
+    registry = CollectorRegistry()
+    app = create_app(Settings(partitions=3, store="memory"), registry=registry)
+    assert app.metrics.registry is registry
+    assert registry.get_sample_value("dt_reviews_total", {"rule": "review.detainers-alone"}) == 0
