@@ -381,7 +381,7 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.produce import EventProducer, produce_file
 
     codec = _codec(settings)
-    stream = sys.stdin if args.file == "-" else _open(args.file)
+    stream = sys.stdin.buffer if args.file == "-" else _open(args.file)
     window = TimeWindow.around(datetime.now(UTC), settings.earliest, timedelta(seconds=settings.future_tolerance))
     with EventProducer(settings.kafka_client_config(), codec) as producer:
         report = produce_file(stream, producer, window)
@@ -396,8 +396,9 @@ def _produce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _open(path: str) -> Any:
+    """A JSON-lines file, in binary: each line is decoded on its own, so one that is not UTF-8 stops nothing."""
     try:
-        return open(path, encoding="utf-8")  # noqa: SIM115 - closed at exit of this short-lived command
+        return open(path, "rb")  # noqa: SIM115 - closed at exit of this short-lived command
     except OSError as exc:
         raise DetainerTrackerError(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -574,7 +575,7 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
 
     state, _, county = args.jurisdiction.partition("/")
     until = _instant(args.until) if args.until else None
-    stream = sys.stdin if args.file == "-" else _open(args.file)
+    stream = sys.stdin.buffer if args.file == "-" else _open(args.file)
     bad = decide_file(stream, sys.stdout, _codec(settings), args.rules, state, county or None, until, args.as_if)
     for line in bad:
         print(f"{args.file}: {line}", file=sys.stderr)

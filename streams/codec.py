@@ -159,7 +159,7 @@ class Codec:
         try:
             fastavro.validation.validate(dict(record), schema.parsed, raise_errors=True, strict=True)
         except ValidationError as exc:
-            raise EventValidationError(f"{type_name}: {'; '.join(map(str, exc.errors))}") from None
+            raise EventValidationError(f"{type_name}: {'; '.join(_plain(e, type_name) for e in exc.errors)}") from None
         return schema
 
     def encode(self, type_name: str, record: Mapping[str, Any], validate: bool = True,
@@ -311,3 +311,27 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise IndexError("varint too long")
+
+
+def _plain(error: Any, type_name: str) -> str:
+    """One fastavro validation error as a person reads it: the field, what it holds, what it may hold."""
+    *_, record, field = ["", *str(getattr(error, "field", "") or "").split(".")]
+    where = field if record in ("", type_name) else f"{field} of a {record}"
+    return f"{where} is {getattr(error, 'datum', None)!r}; it must be {_expected(getattr(error, 'schema', None))}"
+
+
+def _expected(schema: Any) -> str:
+    if isinstance(schema, dict) and schema.get("type") == "enum":
+        return "one of " + ", ".join(schema.get("symbols", []))
+    if isinstance(schema, dict) and schema.get("logicalType") in ("timestamp-millis", "timestamp-micros"):
+        return "an ISO-8601 instant with its UTC offset"
+    if isinstance(schema, dict) and schema.get("logicalType") == "date":
+        return "a date YYYY-MM-DD"
+    if isinstance(schema, dict):
+        return {"array": "a list", "record": f"an object ({schema.get('name', '').rsplit('.', 1)[-1]})",
+                "map": "an object"}.get(str(schema.get("type")), str(schema.get("type")))
+    if isinstance(schema, list):
+        return " or ".join(_expected(s) for s in schema)
+    return {"string": "a string", "long": "a whole number", "int": "a whole number", "boolean": "true or false",
+            "double": "a number", "float": "a number", "null": "null", "bytes": "bytes"}.get(str(schema),
+                                                                                             str(schema))

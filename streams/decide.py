@@ -140,7 +140,8 @@ def _plain(value: Any, zone: ZoneInfo) -> Any:
     return value
 
 
-def read_events(stream: TextIO, codec: Codec, known: Places | None = None) -> tuple[list[ev.Event], list[BadLine]]:
+def read_events(stream: Iterable[str | bytes], codec: Codec,
+                known: Places | None = None) -> tuple[list[ev.Event], list[BadLine]]:
     """Parse JSON lines into events; bad lines are returned with their numbers, never dropped silently."""
     good, bad = [], []
     for item in read_jsonl(stream, codec, known=known):
@@ -151,8 +152,9 @@ def read_events(stream: TextIO, codec: Codec, known: Places | None = None) -> tu
     return good, bad
 
 
-def decide_file(stream: TextIO, out: TextIO, codec: Codec, rules: Path | None = None, state: str | None = None,
-                county: str | None = None, until: datetime | None = None, as_if: str | None = None) -> list[BadLine]:
+def decide_file(stream: Iterable[str | bytes], out: TextIO, codec: Codec, rules: Path | None = None,
+                state: str | None = None, county: str | None = None, until: datetime | None = None,
+                as_if: str | None = None) -> list[BadLine]:
     """The whole `decide` command: read, order, run, write one JSON line per output; return the bad lines.
 
     `as_if` names a regime to apply at every instant instead of the one in force (`regimes.as_if`).

@@ -43,16 +43,21 @@ class BadLine:
         return f"line {self.number}: {self.reason}"
 
 
-def read_jsonl(lines: Iterable[str], codec: Codec, window: TimeWindow | None = None,
+def read_jsonl(lines: Iterable[str | bytes], codec: Codec, window: TimeWindow | None = None,
                known: Places | None = None) -> Iterator[Line | BadLine]:
     """Parse and validate JSON lines; yield a Line or a BadLine for each non-blank line.
 
-    A booking record's state and county are checked against `known` (default: the shipped table): an unknown one
-    is a bad line; a state spelled out ("CALIFORNIA") or a county in another case is written as the table writes
-    it, with a warning.
+    Lines may be bytes (a file opened in binary): each is decoded on its own, so a line that is not UTF-8 is one
+    bad line and its neighbours go on. A booking record's state and county are checked against `known` (default:
+    the shipped table): an unknown one is a bad line; a state spelled out ("CALIFORNIA") or a county in another
+    case is written as the table writes it, with a warning.
     """
     known = known or places.load()
-    for number, text in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        text = _text(raw, number)
+        if isinstance(text, BadLine):
+            yield text
+            continue
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
@@ -100,3 +105,15 @@ def line_of(number: int, obj: dict[str, Any], codec: Codec) -> Line:
     record = from_json(codec.registry.latest(type_name), {k: v for k, v in obj.items() if k != "type"})
     codec.validate(type_name, record)
     return Line(number, type_name, record)
+
+
+def _text(raw: str | bytes, number: int) -> str | BadLine:
+    """A line as text; a byte line that is not UTF-8 is a bad line saying where."""
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff") if number == 1 else raw
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return BadLine(number, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} (the file "
+                               "must be UTF-8; convert it, e.g. with iconv -f LATIN1 -t UTF-8)")
+    return text.removeprefix("\ufeff") if number == 1 else text

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from streams.admission import TimeWindow
+from streams.admission import TimeWindow, check_size
 from streams.codec import Codec, Encoded
-from streams.errors import DetainerTrackerError, KafkaUnavailable
+from streams.errors import EventValidationError, KafkaUnavailable
 from streams.jsonlines import BadLine, Line, read_jsonl
 from streams.reach import check
 
@@ -77,7 +77,7 @@ class EventProducer:
         """Close on exit."""
         self.close()
 
-    def produce_lines(self, lines: Iterable[str], window: TimeWindow | None = None) -> ProduceReport:
+    def produce_lines(self, lines: Iterable[str | bytes], window: TimeWindow | None = None) -> ProduceReport:
         """Send every valid line, report every invalid one (and any the broker refused) with its number."""
         report = ProduceReport()
         pending: list[tuple[Line, Any]] = []
@@ -85,8 +85,14 @@ class EventProducer:
             if isinstance(item, BadLine):
                 report.rejected.append(item)
                 continue
+            try:
+                message = self.codec.encode(item.type_name, item.record, validate=False)
+                check_size(message.value)  # what the worker would dead-letter, and the broker may refuse
+            except EventValidationError as exc:
+                report.rejected.append(BadLine(item.number, str(exc)))
+                continue
             report.warnings += [BadLine(item.number, w) for w in item.warnings]
-            pending.append((item, self.send(item.type_name, item.record, validate=False)))
+            pending.append((item, self.send_encoded(message)))
         self.flush()
         for line, future in pending:
             try:
@@ -100,9 +106,7 @@ class EventProducer:
         return report
 
 
-def produce_file(stream: TextIO, producer: EventProducer, window: TimeWindow | None = None) -> ProduceReport:
-    """Produce every line of an open JSON-lines file whose instants lie in the window."""
-    try:
-        return producer.produce_lines(stream, window)
-    except UnicodeDecodeError as exc:
-        raise DetainerTrackerError(f"the file is not UTF-8 text: {exc}") from exc
+def produce_file(stream: Iterable[str | bytes], producer: EventProducer,
+                 window: TimeWindow | None = None) -> ProduceReport:
+    """Produce every line of an open JSON-lines file (text, or binary: each line decoded on its own)."""
+    return producer.produce_lines(stream, window)

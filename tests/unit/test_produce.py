@@ -52,3 +52,27 @@ def test_the_future_and_the_too_distant_past_are_refused_with_the_line_and_a_pla
     assert "in the future" in bad[2] and "DT_FUTURE_TOLERANCE" in bad[2] and "2100-01-10" in bad[2]
     assert "in the future" in bad[4]
     assert "before 2000-01-01" in bad[5] and "DT_EARLIEST_EVENT" in bad[5]
+
+
+def test_a_line_that_is_not_utf8_is_one_bad_line_and_its_neighbours_go_on(codec):
+    good = json.dumps(GOOD).encode()
+    latin1 = json.dumps({**GOOD, "event_id": "e-caf\u00e9"}, ensure_ascii=False).encode("latin-1")
+    out = list(read_jsonl([b"\xef\xbb\xbf" + good, latin1, json.dumps({**GOOD, "event_id": "e3"}).encode()], codec))
+    assert [i.number for i in out if isinstance(i, Line)] == [1, 3]  # the first line's byte-order mark is no fault
+    (bad,) = [i for i in out if isinstance(i, BadLine)]
+    assert bad.number == 2 and bad.reason.startswith(f"not UTF-8 text: byte 0xe9 at column {latin1.index(0xE9) + 1}")
+
+
+def test_a_wrong_type_or_symbol_is_said_plainly_with_its_field(codec):
+    lines = [json.dumps({**GOOD, "booking_id": 12345}),
+             json.dumps({"type": "DetainerLodged", "event_id": "d", "occurred_at": GOOD["occurred_at"], "source": "s",
+                         "booking_id": "B", "detainer_id": "D", "form": "I-247A"}),
+             json.dumps({"type": "BookingRecorded", "event_id": "b", "occurred_at": GOOD["occurred_at"],
+                         "source": "s", "booking_id": "B", "person_id": "P", "state": "CA", "county": "Kern",
+                         "facility": "F", "charges": [{"statute": "PC 211", "level": "FELONIOUS"}]})]
+    reasons = [i.reason for i in read_jsonl(lines, codec)]
+    assert reasons[0] == "Released: booking_id is 12345; it must be a string"
+    assert reasons[1] == ("DetainerLodged: form is 'I-247A'; it must be one of I247_LEGACY, I247D, I247N, I247X, "
+                          "I247A, I203, OTHER")
+    assert reasons[2].startswith("BookingRecorded: level of a Charge is 'FELONIOUS'; it must be one of FELONY")
+    assert not any("org.detainertracker" in r or "{'" in r for r in reasons)
