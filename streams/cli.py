@@ -91,10 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _broker_parser(sub: Any) -> None:
     p = sub.add_parser("broker", help="start, stop or inspect the local Kafka broker (KRaft, Maven jars)")
-    p.add_argument("action", choices=["start", "stop", "status", "fetch"])
-    p.add_argument("--home", type=Path, help="broker folder (default .local/broker in the repository)")
-    p.add_argument("--port", type=int, default=9092, help="client port on 127.0.0.1 (default 9092)")
-    p.add_argument("--controller-port", type=int, default=9093, help="KRaft controller port (default 9093)")
+    p.add_argument("action", choices=["start", "stop", "status", "fetch"],
+                   help="status exits 0 when the broker runs, 3 when it does not")
+    p.add_argument("--home", type=Path, help="broker folder [env DT_BROKER_HOME] (default .local/broker in the "
+                                             "repository)")
+    p.add_argument("--port", type=int, help="client port on 127.0.0.1 [env DT_BROKER_PORT] (default 9092)")
+    p.add_argument("--controller-port", type=int,
+                   help="KRaft controller port [env DT_CONTROLLER_PORT] (default 9093)")
     p.add_argument("--secure", action="store_true",
                    help="TLS on every listener (a local CA in HOME/tls), SASL/SCRAM and ACLs: a user for `admin` "
                         "(super user) and each principal of --roles, their settings written to "
@@ -109,9 +112,11 @@ def _broker_parser(sub: Any) -> None:
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.localbroker import DEFAULT_HOME, LocalBroker, ensure_jars
 
-    home = args.home or DEFAULT_HOME
+    home = args.home or (Path(os.environ["DT_BROKER_HOME"]) if os.environ.get("DT_BROKER_HOME") else DEFAULT_HOME)
+    port = args.port or _env_port("DT_BROKER_PORT", 9092)
+    controller_port = args.controller_port or _env_port("DT_CONTROLLER_PORT", 9093)
     users = _local_users(home, settings, args.roles) if args.secure and args.action == "start" else {}
-    broker = LocalBroker(home=home, port=args.port, controller_port=args.controller_port, users=users,
+    broker = LocalBroker(home=home, port=port, controller_port=controller_port, users=users,
                          mtls_port=args.mtls_port if users else None)
     if args.action == "fetch":
         print(f"Kafka {broker.version} jars in {ensure_jars(broker.version, broker.jar_cache)}")
@@ -132,6 +137,19 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
         print(f"running at {broker.bootstrap} (pid {pid})" if pid else "not running")
         return 0 if pid else 3
     return 0
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise DetainerTrackerError(f"{name}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise DetainerTrackerError(f"{name}={raw!r} is not a port number")
+    return port
 
 
 def _local_users(home: Path, settings: Settings, roles: Path | None) -> dict[str, str]:
