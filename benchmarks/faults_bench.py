@@ -34,7 +34,8 @@ def measure(size: int = 50_000) -> dict:
 FUZZ_TESTS = ("tests/integration/test_fuzz.py", "tests/integration/test_broker_outages.py")
 FUZZ_LINE = re.compile(r"fuzz: (\d+) bad messages of (\d+) kinds \((.*?)\), (\d+) dead letters, (\d+) written twice, "
                        r"(\d+) with another reason; (\d+) valid events")
-OUTAGE_LINE = re.compile(r"outage (\d+): resumed, (\d+) restart\(s\)")
+OUTAGE_LINE = re.compile(r"outage (\d+): input written after the broker's return committed (\d+) s later; "
+                         r"(\d+) restart\(s\)")
 
 
 def measure_fuzz(bad: int = 10_000, size: int = 50_000, outages: int = 5) -> dict:
@@ -52,4 +53,5 @@ def measure_fuzz(bad: int = 10_000, size: int = 50_000, outages: int = 5) -> dic
             "dead_letters": int(fuzz.group(4)) if fuzz else None, "twice": int(fuzz.group(5)) if fuzz else None,
             "other_reason": int(fuzz.group(6)) if fuzz else None, "valid": int(fuzz.group(7)) if fuzz else None,
             "backlog": dict(zip(FIELDS, map(int, backlog.groups()), strict=True)) if backlog else None,
-            "outages": outages, "resumed": len(resumed), "restarts": resumed[-1][1] if resumed else None}
+            "outages": outages, "resumed": len(resumed), "restarts": resumed[-1][2] if resumed else None,
+            "slowest_resume_seconds": max(r[1] for r in resumed) if resumed else None}
