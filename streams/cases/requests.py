@@ -10,7 +10,7 @@ from datetime import datetime
 from streams import events as ev
 from streams.cases import custody
 from streams.cases.state import Case, Transition, evolve
-from streams.decisions import Emitter, Output
+from streams.decisions import COMMAND, Emitter, Output
 from streams.law import rulings
 from streams.law.detainers import Detainer
 from streams.law.regimes import regime_at
@@ -189,15 +189,26 @@ def released(book: RuleBook, case: Case, e: ev.Released) -> Transition:
 
 
 def transferred(book: RuleBook, case: Case, e: ev.Transferred) -> Transition:
-    """A hand-over to immigration authorities needs a decision permitting it; otherwise it is a violation."""
-    case = evolve(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1)
+    """A hand-over to immigration authorities needs a decision permitting it; otherwise it is a violation.
+
+    A hand-over during a permitted hold that no arrival of officers preceded (a jail export records only the
+    transfer) is judged on its own event, as the officers' arrival at that instant would have been.
+    """
+    at = e.occurred_at
+    judged: tuple[Output, ...] = ()
+    if (e.destination == "IMMIGRATION_AUTHORITY" and not case.transfer_permitted and case.ice is None
+            and case.left_custody is None and case.hold_until is not None and at < case.hold_until):
+        step = custody.transfer(book, evolve(case, ice=(at, e.authority, e.event_id)), at, in_hold=True)
+        # the decision, not a directive: the hand-over has happened
+        case, judged = step.case, tuple(o for o in step.outputs if o.type_name != COMMAND)
+    case = evolve(case, left_custody=(at, e.event_id), generation=case.generation + 1)
     if e.destination != "IMMIGRATION_AUTHORITY" or case.transfer_permitted:
-        return Transition(case)
+        return Transition(case, judged)
     regime = _regime(book, case, e.occurred_at)
     violation = Emitter(book, case.booking_id).violation(
         e.occurred_at, regime, "UNAUTHORIZED_TRANSFER", "violation.unauthorized-transfer", (e.event_id,),
         f"handed to {e.agency} without a decision permitting the transfer")
-    return Transition(case, (violation,))
+    return Transition(case, (*judged, violation))
 
 
 HANDLERS = {
