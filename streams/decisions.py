@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.errors import DisclosureError
+from streams.errors import DisclosureError, OutputTooLarge
 from streams.law.rulebook import RuleBook
 
 DECISION = "Decision"
@@ -21,6 +21,8 @@ VIOLATION = "Violation"
 NOTICE = "TruthActNotice"
 STATUS = "StatusFact"
 CORRECTION = "Correction"
+#: the most event ids one output names: 2,000 ids are about 80 KB, well inside what one Kafka message may carry
+MAX_EVIDENCE = 2_000
 
 #: Everything the status-only feed (dt.federal.status) may carry: who, the citizenship or immigration status,
 #: and the audit fields every output has. 8 U.S.C. 1373 and Gov. Code 7284.6(e) make status shareable; release
@@ -121,8 +123,12 @@ class Emitter:
     def _make(self, type_name: str, at: datetime, regime: str, rule_id: str, reason: str,
               evidence: tuple[str, ...], detail: dict[str, Any], discriminator: str = "") -> Output:
         citation, says = self.book.rule(rule_id).in_regime(regime)
-        return Output(type_name, self.booking_id, at, regime, rule_id, citation, reason or says,
-                      tuple(sorted(set(evidence))), tuple(detail.items()), discriminator)
+        named = tuple(sorted(set(evidence)))
+        if len(named) > MAX_EVIDENCE:  # the engine makes this booking's review instead, in decide as in the worker
+            raise OutputTooLarge(f"a {type_name} under {rule_id} would rest on {len(named):,} events; an output "
+                                 f"names at most {MAX_EVIDENCE:,}")
+        return Output(type_name, self.booking_id, at, regime, rule_id, citation, reason or says, named,
+                      tuple(detail.items()), discriminator)
 
     def decision(self, at: datetime, regime: str, kind: str, outcome: str, rule_id: str, evidence: tuple[str, ...],
                  reason: str = "", until: datetime | None = None, discriminator: str = "") -> Output:

@@ -35,3 +35,7 @@ class KafkaUnavailable(DetainerTrackerError):
 
 class DisclosureError(DetainerTrackerError):
     """An output would disclose what the law does not allow on its feed (e.g. more than status on the 1373 feed)."""
+
+
+class OutputTooLarge(DetainerTrackerError):
+    """An output would name more evidence than any output may carry (its booking goes to review instead)."""

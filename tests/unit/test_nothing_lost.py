@@ -189,3 +189,35 @@ def test_a_failure_after_the_engine_took_the_event_leaves_its_queue_whole(codec,
     assert failed.dead_letter.reason_code == "PROCESSING_FAILED" and "the encoder broke" in failed.dead_letter.reason
     again = step.tick(AT + timedelta(hours=2, seconds=1))
     assert [o.record["directive"] for o in again if o.type_name == "CustodyCommand"] == ["RELEASE"]
+
+
+def _many_detainers(n: int) -> list[tuple[str, dict]]:
+    records = [("BookingRecorded", _booked("M", state="CA"))]
+    records += [("DetainerLodged", {"event_id": f"M-d{i}", "occurred_at": AT + timedelta(seconds=i), "source": "ice",
+                                    "booking_id": "M", "detainer_id": f"D{i}", "form": "I247A"}) for i in range(n)]
+    return records + [("ReleaseBecameDue", _due("M", at=AT + timedelta(hours=2)))]
+
+
+def test_an_output_that_would_name_too_much_evidence_is_a_review_in_decide_and_in_the_worker(codec, monkeypatch):
+    """More detainers on one booking than an output may name: its hold decision would name them all; the booking
+    goes to review, in the worker and in decide alike (the bound lowered from 2,000 to keep the test short)."""
+    from streams import decisions
+
+    monkeypatch.setattr(decisions, "MAX_EVIDENCE", 50)
+    records = _many_detainers(50 + 1)
+    step = Step(codec)
+    for type_name, record in records:
+        step.send(type_name, record)
+    step.tick(AT + timedelta(hours=3))
+    assert not step.dead
+    live = [(o.record.get("kind"), o.record["rule_id"]) for o in step.outputs if o.record.get("kind") in
+            ("REVIEW", "RELEASE", "HOLD", "TRANSFER")]
+    (review,) = [o.record for o in step.outputs if o.record.get("kind") == "REVIEW"]
+    assert review["rule_id"] == "review.undecidable" and "an output names at most 50" in review["reason"]
+    lines = io.StringIO("".join(json.dumps({"type": t, **to_json(codec.registry.latest(t), r)}) + "\n"
+                                for t, r in records))
+    out = io.StringIO()
+    assert decide_file(lines, out, codec, until=AT + timedelta(hours=3)) == []
+    offline = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(o.get("kind"), o["rule_id"]) for o in offline if o.get("kind") in
+            ("REVIEW", "RELEASE", "HOLD", "TRANSFER")] == live
