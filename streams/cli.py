@@ -157,7 +157,7 @@ def _local_users(home: Path, settings: Settings, roles: Path | None) -> dict[str
     import secrets
 
     from streams import access
-    from streams.localbroker import ADMIN_USER, SCRAM_MECHANISM
+    from streams.localbroker import ADMIN_USER, SCRAM_MECHANISM, LocalBroker
     from streams.topics import Topics
 
     plan = access.load(roles or access.DEFAULT_ROLES, Topics(settings), settings.app_id)
@@ -181,7 +181,7 @@ def _local_users(home: Path, settings: Settings, roles: Path | None) -> dict[str
             users[name] = secrets.token_urlsafe(18)
         path.touch(mode=0o600)
         path.chmod(0o600)
-        path.write_text(f"DT_SECURITY_PROTOCOL=SASL_SSL\nDT_SSL_CAFILE={home / 'tls' / 'ca.pem'}\n"
+        path.write_text(f"DT_SECURITY_PROTOCOL=SASL_SSL\nDT_SSL_CAFILE={LocalBroker(home=home).ca_file}\n"
                         f"DT_SASL_MECHANISM={SCRAM_MECHANISM}\nDT_SASL_USERNAME={name}\n"
                         f"DT_SASL_PASSWORD={users[name]}\n")
     return users

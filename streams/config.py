@@ -208,11 +208,8 @@ class Settings:
         if not self.tls:
             return None
         try:
-            context = ssl.create_default_context(cafile=self.ssl_cafile or None)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.check_hostname = self.ssl_check_hostname
-            if self.ssl_certfile:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password or None)
+            context = client_context(self.ssl_cafile or None, self.ssl_certfile or None, self.ssl_keyfile or None,
+                                     self.ssl_key_password or None, self.ssl_check_hostname)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"the TLS files do not load: {exc} (DT_SSL_CAFILE, DT_SSL_CERTFILE, "
                               "DT_SSL_KEYFILE, DT_SSL_KEY_PASSWORD)") from None
@@ -253,6 +250,17 @@ class Settings:
             if name in values:
                 values[name] = Path(str(values[name]))
         return cls(**values)
+
+
+def client_context(ca_file: str | Path | None, cert: str | Path | None = None, key: str | Path | None = None,
+                   password: str | None = None, check_hostname: bool = True) -> ssl.SSLContext:
+    """A Kafka client's TLS context: the CAs of `ca_file` (else the system's), TLS 1.2 at least, the host checked."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = check_hostname
+    if cert:
+        context.load_cert_chain(str(cert), str(key) if key else None, password)
+    return context
 
 
 def _convert(name: str, raw: str, annotation: object) -> object:

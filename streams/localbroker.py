@@ -17,7 +17,6 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import time
 import uuid
@@ -26,8 +25,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from streams.config import client_context
 from streams.errors import BrokerError
-from streams.tls import Issued, LocalCA
+from streams.tls import CA_FILE, Issued, LocalCA
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = REPO_ROOT / "deploy" / "local"
@@ -43,15 +43,6 @@ CONTROLLER_USER = "controller"
 _USER_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 log = logging.getLogger(__name__)
-
-
-def client_context(ca_file: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
-    """A client's TLS context trusting `ca_file` (host names checked, TLS 1.2 at least), with a certificate."""
-    context = ssl.create_default_context(cafile=str(ca_file))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cert is not None:
-        context.load_cert_chain(str(cert), str(key) if key else None)
-    return context
 
 
 def free_port() -> int:
@@ -157,7 +148,7 @@ class LocalBroker:
     @property
     def ca_file(self) -> Path:
         """The CA certificate clients of a secured broker trust."""
-        return self.tls_dir / "ca.pem"
+        return self.tls_dir / CA_FILE
 
     def client_config(self, user: str = ADMIN_USER) -> dict[str, Any]:
         """kafka-python (and aiokafka) keywords to reach this broker, as `user` (SCRAM over TLS) when secured."""
@@ -178,9 +169,8 @@ class LocalBroker:
 
     def client_certificate(self, user: str) -> Issued:
         """The client certificate of `user` from the local CA (made on first use), CN=user."""
-        issued = Issued(self.tls_dir / f"client-{user}.pem", self.tls_dir / f"client-{user}.crt",
-                        self.tls_dir / f"client-{user}.key")
-        if issued.cert.exists() and issued.key.exists():
+        issued = Issued.at(self.tls_dir, f"client-{user}")
+        if issued.exists:
             return issued
         return LocalCA(self.tls_dir).issue(f"client-{user}", user)
 

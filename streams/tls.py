@@ -21,6 +21,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 #: the local CA's name; a client certificate's subject is CN=<principal>,O=<this>
 ORGANIZATION = "detainer-tracker local broker"
+#: the CA certificate's file in the CA's folder: what clients trust
+CA_FILE = "ca.pem"
 #: how long the certificates made here are valid (the CA a little longer)
 VALID_DAYS = 825
 
@@ -32,6 +34,16 @@ class Issued:
     pem: Path
     cert: Path
     key: Path
+
+    @classmethod
+    def at(cls, folder: Path, stem: str) -> Issued:
+        """Where the certificate STEM of the CA in `folder` is written (whether or not it is yet)."""
+        return cls(folder / f"{stem}.pem", folder / f"{stem}.crt", folder / f"{stem}.key")
+
+    @property
+    def exists(self) -> bool:
+        """True when its certificate and key have been written."""
+        return self.cert.exists() and self.key.exists()
 
 
 class LocalCA:
@@ -50,7 +62,7 @@ class LocalCA:
     @property
     def cert_file(self) -> Path:
         """The CA certificate (PEM): what a client trusts."""
-        return self.folder / "ca.pem"
+        return self.folder / CA_FILE
 
     @property
     def _key_file(self) -> Path:
@@ -99,7 +111,7 @@ class LocalCA:
         cert = builder.sign(self._key, hashes.SHA256())
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
         chain = cert_pem + self.cert_file.read_bytes()
-        issued = Issued(self.folder / f"{stem}.pem", self.folder / f"{stem}.crt", self.folder / f"{stem}.key")
+        issued = Issued.at(self.folder, stem)
         _write_secret(issued.key, _key_pem(key))
         _write_secret(issued.pem, _key_pem(key) + chain)
         issued.cert.write_bytes(chain)

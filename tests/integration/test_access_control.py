@@ -19,9 +19,9 @@ from streams import access
 from streams.admin import admin_client, create_topics
 from streams.cli import main
 from streams.codec import Codec, Coordinates, Decoded
-from streams.config import Settings
+from streams.config import Settings, client_context
 from streams.jsonlines import parse_line
-from streams.localbroker import ADMIN_USER, LocalBroker, client_context, free_port
+from streams.localbroker import ADMIN_USER, LocalBroker, free_port
 from streams.produce import EventProducer
 from streams.reach import AccessRefused, check
 from streams.topics import Topics
