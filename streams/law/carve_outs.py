@@ -1,7 +1,7 @@
 """Gov. Code 7282.5: which facts about a person permit cooperation under a regime, on a given local date.
 
 `criteria_met` returns every criterion that holds, each with the events it rests on; an empty result means no
-cooperation. Statutes are matched by section (see carve_outs.yaml). Pure: the decision date is an argument.
+cooperation. What a statute is comes from the offense table (`streams.law.offenses`, data/offenses.yaml). Pure: the decision date is an argument.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import date
 from streams.events import Charge, Conviction
 from streams.law.calendar import years_before
 from streams.law.facts import Facts, Finding
+from streams.law.offenses import Classification, normal
 from streams.law.rulebook import RuleBook
 
 TAG_SERIOUS = ("SERIOUS_FELONY", "VIOLENT_FELONY")
@@ -33,12 +34,8 @@ class Basis:
 
 def statute_matches(statute: str, listed: str) -> bool:
     """True when `statute` is the listed section or one of its subdivisions ('PC 245(a)(1)' matches 'PC 245')."""
-    s, entry = statute.replace(" ", "").upper(), listed.replace(" ", "").upper()
+    s, entry = normal(statute), normal(listed)
     return s == entry or s.startswith(entry + "(")
-
-
-def _in(statute: str, listed: tuple[str, ...]) -> bool:
-    return any(statute_matches(statute, entry) for entry in listed)
 
 
 def _underlying(statute: str) -> str:
@@ -48,34 +45,49 @@ def _underlying(statute: str) -> str:
     return f"{code} {tail}" if slash and head in ("664", "182") else statute
 
 
+def classify(book: RuleBook, statute: str) -> Classification:
+    """The offense table's classification of a statute; an attempt or conspiracy is classified by its offense."""
+    return book.offenses.classify(_underlying(statute))
+
+
+def is_known(book: RuleBook, statute: str) -> bool:
+    """True when the offense table covers the statute (or the offense an attempt or conspiracy names)."""
+    return classify(book, statute).known
+
+
 def categories_of(book: RuleBook, conviction: Conviction) -> list[str]:
     """The 7282.5(a)(3) categories of a conviction, by named section or by explicit tag (A5)."""
     tagged = [t[len(TAG_CATEGORY):-1] for t in conviction.category_tags if t.startswith(TAG_CATEGORY)]
-    statute = _underlying(conviction.statute)
-    named = [code for code, cat in book.categories.items() if _in(statute, cat.sections)]
-    if statute != conviction.statute and named:
-        named.append("P")
-    return sorted(set(tagged + named) & set(book.categories))
+    named = classify(book, conviction.statute).categories
+    if named and _underlying(conviction.statute) != conviction.statute:
+        named = named | {"P"}
+    return sorted(set(tagged).union(named) & set(book.categories))
 
 
 def is_prop47_misdemeanor(book: RuleBook, statute: str, level: str, reduced: bool = False) -> bool:
     """A misdemeanor that Prop 47 made one: no basis for anything, and a bar while it is the arrest (A6)."""
-    return level == "MISDEMEANOR" and (reduced or _in(statute, book.prop47))
+    return level == "MISDEMEANOR" and (reduced or book.offenses.classify(statute).prop47)
 
 
 def is_serious_or_violent(book: RuleBook, statute: str, tags: tuple[str, ...] = ()) -> bool:
-    """A serious (PC 1192.7(c)) or violent (PC 667.5(c)) felony, by section or tag.
+    """A serious (PC 1192.7(c)) or violent (PC 667.5(c)) felony, by the offense table or a tag.
 
     An attempt of a listed felony other than an assault (PC 1192.7(c)(39)), and a conspiracy to commit one
     (PC 1192.7(c)(42)), are serious too.
     """
-    if _in(statute, book.serious_or_violent) or any(t in TAG_SERIOUS for t in tags):
+    if any(t in TAG_SERIOUS for t in tags) or book.offenses.classify(statute).serious_or_violent:
         return True
     underlying = _underlying(statute)
-    if underlying == statute or not _in(underlying, book.serious_or_violent):
+    if underlying == statute:
         return False
+    found = book.offenses.classify(underlying)
     attempt = statute.partition(" ")[2].startswith("664/")
-    return not (attempt and _in(underlying, book.serious_attempt_exceptions))
+    return found.serious_or_violent and not (attempt and not found.attempt_serious)
+
+
+def is_state_prison_felony(book: RuleBook, statute: str) -> bool:
+    """A felony punishable in the state prison by the offense table (every serious or violent one is)."""
+    return is_serious_or_violent(book, statute) or book.offenses.classify(statute).state_prison
 
 
 def prop47_bar(book: RuleBook, facts: Facts) -> str | None:
@@ -142,13 +154,16 @@ def _state_prison_felony(book: RuleBook, conviction: Conviction) -> bool:
         return True
     realigned = book.criteria["7282.5(a)(2)"].realignment_date
     after_realignment = realigned is None or _convicted_on(conviction) >= realigned
-    return after_realignment and is_serious_or_violent(book, conviction.statute, conviction.category_tags)  # A8
+    if not after_realignment:  # A8
+        return False
+    return is_serious_or_violent(book, conviction.statute, conviction.category_tags) or \
+        book.offenses.classify(conviction.statute).state_prison
 
 
 def _listed_within_window(book: RuleBook, conviction: Conviction, regime: str, on: date) -> list[str]:
     categories = categories_of(book, conviction)
     if conviction.level == "MISDEMEANOR":
-        wobbler = _in(_underlying(conviction.statute), book.wobblers) or "WOBBLER" in conviction.category_tags
+        wobbler = classify(book, conviction.statute).wobbler or "WOBBLER" in conviction.category_tags
         categories = [c for c in categories if wobbler and not book.categories[c].felony_only]
         years = book.windows["misdemeanor_limb"].get(regime)
     elif conviction.level == "FELONY":
@@ -163,23 +178,26 @@ def _listed_within_window(book: RuleBook, conviction: Conviction, regime: str, o
 
 
 def _finding_criteria(book: RuleBook, findings: tuple[Finding, ...], regime: str) -> Iterator[Basis]:
+    """PC 872 findings: 7282.5(b) under the Values Act, the 2014 text's pending-charge criterion under the TRUST Act.
+
+    Both reach a serious or violent felony and a felony punishable in the state prison; the 2014 text also reaches a
+    listed felony, and excludes domestic violence from the state-prison and listed prongs.
+    """
     for finding in findings:
         charge = finding.charge
         if charge.level != "FELONY":
             continue
         serious = is_serious_or_violent(book, charge.statute)
+        prison = is_state_prison_felony(book, charge.statute)
         what = f"held to answer (PC 872) on {charge.statute} on {finding.on}"
-        if regime == "CA_VALUES" and serious:
-            yield _basis(book, "7282.5(b)", what, (finding.event_id,))
-        if regime == "CA_TRUST" and (serious or _listed_non_dv(book, charge)):
+        if regime == "CA_VALUES" and (serious or prison):
+            kind = "a serious or violent felony" if serious else "a felony punishable in the state prison"
+            yield _basis(book, "7282.5(b)", f"{what}, {kind}", (finding.event_id,))
+        if regime == "CA_TRUST" and (serious or (not is_domestic_violence(book, charge) and (
+                prison or classify(book, charge.statute).categories))):
             yield _basis(book, "7282.5(a)(pc-2014)", what, (finding.event_id,))
-
-
-def _listed_non_dv(book: RuleBook, charge: Charge) -> bool:
-    return not is_domestic_violence(book, charge) and any(_in(charge.statute, c.sections)
-                                                          for c in book.categories.values())
 
 
 def is_domestic_violence(book: RuleBook, charge: Charge) -> bool:
     """Domestic violence by the statute's elements, or as the charge is flagged (a flag adds, never removes)."""
-    return charge.domestic_violence or _in(charge.statute, book.domestic_violence)
+    return charge.domestic_violence or classify(book, charge.statute).domestic_violence

@@ -6,7 +6,6 @@ clock or any service: the rule book is a value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from streams.errors import RuleBookError
-from streams.law import places
+from streams.law import offenses, places
+from streams.law.offenses import OffenseTable
 from streams.law.places import Places
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -27,7 +27,6 @@ UNKNOWN_REGIME = "NONE"
 OVERLAY_IDS = ("CA_TRUTH",)
 FORM_IDS = ("I247_LEGACY", "I247D", "I247N", "I247X", "I247A", "I203", "OTHER")
 REQUESTS = ("HOLD", "NOTIFY", "TRANSFER")
-STATUTE = re.compile(r"^(PC|VC|HS|GC|WI) [0-9]+[a-z]{0,2}(\.[0-9]+[a-z]?)?(\([a-z0-9]+\))*$")
 
 
 @dataclass(frozen=True)
@@ -127,13 +126,8 @@ class RuleBook:
     forms: Mapping[str, FormSpec]
     criteria: Mapping[str, Criterion]
     categories: Mapping[str, Category]
-    serious_or_violent: tuple[str, ...]
-    #: serious felonies whose attempts are not serious (the assaults; PC 1192.7(c)(39))
-    serious_attempt_exceptions: tuple[str, ...]
-    wobblers: tuple[str, ...]
-    prop47: tuple[str, ...]
-    #: offenses that are domestic violence by their elements, whatever a charge's flag says
-    domestic_violence: tuple[str, ...]
+    #: what each statute is (serious, violent, wobbler, Prop 47, domestic violence, categories, sentencing)
+    offenses: OffenseTable
     windows: Mapping[str, Mapping[str, int | None]]
     excluded_closures: frozenset[date]
     overdue_grace_minutes: int
@@ -173,18 +167,17 @@ def load(directory: Path | None = None) -> RuleBook:
     default = _jurisdiction(root, "default", _get(regimes, "default", root, "regimes.yaml"))
     where = root if (root / "places.yaml").exists() else DATA_DIR
     known = places.parse(_read(where, "places.yaml"), str(where / "places.yaml"))
+    where = root if (root / "offenses.yaml").exists() else DATA_DIR
+    table = offenses.parse(_read(where, "offenses.yaml"), str(where / "offenses.yaml"),
+                           set(_get(carve, "categories", root, "carve_outs.yaml")))
     book = RuleBook(
         rules=_rules(root),
         jurisdictions=jurisdictions,
         default=default,
         forms=_forms(root),
         criteria=_criteria(root, carve),
-        categories=_categories(root, carve),
-        serious_or_violent=_sections(root, carve, "serious_or_violent"),
-        serious_attempt_exceptions=_sections(root, carve, "serious_attempt_exceptions"),
-        wobblers=_sections(root, carve, "wobblers"),
-        prop47=_sections(root, carve, "prop47"),
-        domestic_violence=_sections(root, carve, "domestic_violence"),
+        categories=_categories(root, carve, table),
+        offenses=table,
         windows=_windows(root, carve),
         excluded_closures=_closures(root, calendar),
         overdue_grace_minutes=int(_get(calendar, "overdue_grace_minutes", root, "calendar.yaml")),
@@ -302,24 +295,14 @@ def _forms(root: Path) -> dict[str, FormSpec]:
     return out
 
 
-def _statutes(root: Path, file: str, entry: str, values: Any) -> tuple[str, ...]:
-    for value in values or []:
-        if not STATUTE.match(str(value)):
-            raise _fail(root, file, entry, f"{value!r} is not a statute like 'PC 245(a)(1)'")
-    return tuple(str(v) for v in values or [])
-
-
-def _sections(root: Path, carve: dict[str, Any], key: str) -> tuple[str, ...]:
-    return _statutes(root, "carve_outs.yaml", key, _get(_get(carve, key, root, "carve_outs.yaml"), "sections",
-                                                         root, "carve_outs.yaml", key))
-
-
-def _categories(root: Path, carve: dict[str, Any]) -> dict[str, Category]:
+def _categories(root: Path, carve: dict[str, Any], table: OffenseTable) -> dict[str, Category]:
+    """The 7282.5(a)(3) categories; the sections each names are the offense table's."""
     out = {}
     for code, spec in _get(carve, "categories", root, "carve_outs.yaml").items():
         entry = f"categories/{code}"
-        out[code] = Category(code, str(_get(spec, "name", root, "carve_outs.yaml", entry)),
-                             _statutes(root, "carve_outs.yaml", entry, spec.get("sections")),
+        if spec.get("sections"):
+            raise _fail(root, "carve_outs.yaml", entry, "the sections a category names belong in offenses.yaml")
+        out[code] = Category(code, str(_get(spec, "name", root, "carve_outs.yaml", entry)), table.sections_of(code),
                              bool(spec.get("felony_only", False)))
     return out
 
