@@ -21,6 +21,8 @@ VIOLATION = "Violation"
 NOTICE = "TruthActNotice"
 STATUS = "StatusFact"
 CORRECTION = "Correction"
+#: the review a denial owes when the offense table cannot classify a fact on record
+UNSETTLED_RULE = "review.offense-unknown"
 #: the most event ids one output names: 2,000 ids are about 80 KB, well inside what one Kafka message may carry
 MAX_EVIDENCE = 2_000
 
@@ -135,6 +137,16 @@ class Emitter:
         """A legal decision (kind HOLD, NOTIFICATION, TRANSFER, RELEASE, ...)."""
         return self._make(DECISION, at, regime, rule_id, reason, evidence,
                           {"kind": kind, "outcome": outcome, "until": until}, discriminator)
+
+    def unsettled(self, at: datetime, regime: str, kind: str, unsettled: tuple[tuple[str, str], ...],
+                  discriminator: str = "") -> tuple[Output, ...]:
+        """The review a denial owes when facts on record could not be classified (none when every fact could)."""
+        if not unsettled:
+            return ()
+        what = "; ".join(item for _, item in unsettled)
+        return (self.decision(at, regime, "REVIEW", "HUMAN_REVIEW", UNSETTLED_RULE, tuple(e for e, _ in unsettled),
+                              f"the {kind} decision is DENIED on what is known; a human must settle: {what}",
+                              discriminator=f"{kind}:{discriminator}"),)
 
     def command(self, at: datetime, regime: str, directive: str, rule_id: str, evidence: tuple[str, ...],
                 reason: str = "", until: datetime | None = None) -> Output:

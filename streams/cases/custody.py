@@ -110,7 +110,8 @@ def at_eligibility(book: RuleBook, case: Case, at: datetime) -> Transition:
     ruling = rulings.hold(book, case.facts, case.detainers, at, zone(book, case))
     if ruling is None or not ruling.permitted:
         first = () if ruling is None else (emit.decision(at, ruling.regime, "HOLD", ruling.outcome, ruling.rule_id,
-                                                         ruling.evidence + eligibility_evidence(case), ruling.reason),)
+                                                         ruling.evidence + eligibility_evidence(case), ruling.reason),
+                                           *emit.unsettled(at, ruling.regime, "HOLD", ruling.unsettled))
         step = release_or_transfer(book, case, at, "release.eligible")
         return Transition(step.case, first + step.outputs, step.deadlines)
     evidence = ruling.evidence + eligibility_evidence(case)
@@ -161,7 +162,8 @@ def transfer(book: RuleBook, case: Case, at: datetime, in_hold: bool) -> Transit
         review = emit.decision(at, ruling.regime, "TRANSFER", "HUMAN_REVIEW", "transfer.judicial-warrant-review",
                                evidence)
         return Transition(case, (review,))
-    outputs = [emit.decision(at, ruling.regime, "TRANSFER", ruling.outcome, ruling.rule_id, evidence, ruling.reason)]
+    outputs = [emit.decision(at, ruling.regime, "TRANSFER", ruling.outcome, ruling.rule_id, evidence, ruling.reason),
+               *emit.unsettled(at, ruling.regime, "TRANSFER", ruling.unsettled)]
     if ruling.permitted and case.ice:
         outputs.append(emit.command(at, ruling.regime, "TRANSFER_TO_IMMIGRATION", ruling.rule_id, evidence))
         case = evolve(case, transfer_permitted=True)

@@ -44,6 +44,7 @@ def detainer_lodged(book: RuleBook, case: Case, e: ev.DetainerLodged) -> Transit
         notify = rulings.notification(book, case.facts, at, custody.zone(book, case))
         outputs.append(emit.decision(at, notify.regime, "NOTIFICATION", notify.outcome, notify.rule_id,
                                      notify.evidence + (e.event_id,), notify.reason, discriminator=e.event_id))
+        outputs.extend(emit.unsettled(at, notify.regime, "NOTIFICATION", notify.unsettled, e.event_id))
     if custody.truth_act(book, case, at):
         comply = _will_comply(book, case, at, notify)
         outputs.append(emit.notice(at, _regime(book, case, at), "REQUEST_COPY", "truth.request-copy", (e.event_id,),
@@ -141,7 +142,8 @@ def _answer(book: RuleBook, case: Case, e: ev.IceInquiryReceived, item: str, pub
         ruling, kind = rulings.Ruling("DENIED", "personal-info.values-denied", regime, "unrecognised item"), "OTHER"
     reason = f"{item.lower().replace('_', ' ')}: {ruling.reason or book.rule(ruling.rule_id).in_regime(regime)[1]}"
     return [emit.decision(at, ruling.regime, kind, ruling.outcome, ruling.rule_id, ruling.evidence + evidence,
-                          reason, discriminator=item)]
+                          reason, discriminator=item),
+            *emit.unsettled(at, ruling.regime, kind, ruling.unsettled, f"{e.event_id}:{item}")]
 
 
 def info_shared(book: RuleBook, case: Case, e: ev.ReleaseInfoShared) -> Transition:
@@ -162,6 +164,7 @@ def info_shared(book: RuleBook, case: Case, e: ev.ReleaseInfoShared) -> Transiti
         outputs.append(emit.violation(at, ruling.regime, "UNAUTHORIZED_NOTIFICATION",
                                       "violation.unauthorized-notification", evidence,
                                       f"shared {', '.join(e.items)} with {e.recipient_agency}"))
+        outputs.extend(emit.unsettled(at, ruling.regime, "NOTIFICATION", ruling.unsettled, e.event_id))
     if release_items and custody.truth_act(book, case, at):
         outputs.append(emit.notice(at, ruling.regime, "RELEASE_INFO_SHARED", "truth.release-info", (e.event_id,),
                                    PERSON_AND_COUNSEL))

@@ -198,6 +198,40 @@ def _finding_criteria(book: RuleBook, findings: tuple[Finding, ...], regime: str
             yield _basis(book, "7282.5(a)(pc-2014)", what, (finding.event_id,))
 
 
+def unsettled(book: RuleBook, facts: Facts, regime: str, kind: str) -> tuple[tuple[str, str], ...]:
+    """What on record the offense table cannot classify, and that could unlock `kind`: (event id, what is missing).
+
+    A California conviction of a statute the table does not know, a conviction elsewhere (its California equivalent
+    is not given), and a PC 872 finding on a felony the table does not know or does not know the sentencing of,
+    where a finding can unlock `kind` (7282.5(b): notification; the 2014 text: anything, but not on domestic
+    violence). None of them is a basis for anything; a denial while one is on record asks a human to settle it.
+    """
+    out = []
+    for conviction, event_id in facts.convictions:
+        if conviction.prop47_reduced or any(t in TAG_SERIOUS for t in conviction.category_tags):
+            continue
+        if conviction.jurisdiction == "CALIFORNIA" and not is_known(book, conviction.statute):
+            out.append((event_id, f"conviction of {conviction.statute} ({conviction.level.lower()}), which the offense "
+                                  "table does not know"))
+        elif conviction.jurisdiction not in ("CALIFORNIA", "FEDERAL"):
+            out.append((event_id, f"conviction of {conviction.statute} outside California, whose California "
+                                  "equivalent is not given"))
+    findings_count = (regime == "CA_VALUES" and kind in book.criteria["7282.5(b)"].unlocks) or regime == "CA_TRUST"
+    for finding in facts.findings if findings_count else ():
+        charge = finding.charge
+        if charge.level != "FELONY" or is_state_prison_felony(book, charge.statute) or (
+                regime == "CA_TRUST" and is_domestic_violence(book, charge)):
+            continue
+        found = classify(book, charge.statute)
+        if not found.known:
+            out.append((finding.event_id, f"held to answer on felony {charge.statute}, which the offense table does "
+                                          "not know"))
+        elif not any(o.sentencing for o in found.entries):
+            out.append((finding.event_id, f"held to answer on felony {charge.statute}, of which the offense table does "
+                                          "not know whether it is punishable in the state prison"))
+    return tuple(out)
+
+
 def is_domestic_violence(book: RuleBook, charge: Charge) -> bool:
     """Domestic violence by the statute's elements, or as the charge is flagged (a flag adds, never removes)."""
     return charge.domestic_violence or classify(book, charge.statute).domestic_violence

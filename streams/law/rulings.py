@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from streams.law.calendar import local_date
-from streams.law.carve_outs import Basis, criteria_met, prop47_bar
+from streams.law.carve_outs import Basis, criteria_met, prop47_bar, unsettled
 from streams.law.detainers import Detainer, hold_deadline, in_effect, requests
 from streams.law.facts import Facts
 from streams.law.regimes import forbidding_policy, regime_at
@@ -32,6 +32,8 @@ class Ruling:
     reason: str = ""
     evidence: tuple[str, ...] = ()
     until: datetime | None = None
+    #: for a denial: what on record the offense table could not classify (event id, what), for a human to settle
+    unsettled: tuple[tuple[str, str], ...] = ()
 
     @property
     def permitted(self) -> bool:
@@ -96,7 +98,8 @@ def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible
         on = local_date(eligible_at, zone)
         bases = tuple(b for b in criteria_met(book, facts, regime, on) if "HOLD" in b.unlocks)
         if not bases:
-            return Ruling(DENIED, "hold.trust-no-criterion", regime, evidence=evidence)
+            return Ruling(DENIED, "hold.trust-no-criterion", regime, evidence=evidence,
+                          unsettled=unsettled(book, facts, regime, "HOLD"))
         rule_id = "hold.trust-criterion"
     return _hold_until(book, span.end, served, eligible_at, zone, rule_id, regime, bases)
 
@@ -138,7 +141,7 @@ def _values_bases(book: RuleBook, facts: Facts, regime: str, at: datetime, zone:
     if barred:
         return Ruling(DENIED, barred_rule, regime, evidence=(barred,))
     bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if kind in b.unlocks)
-    return bases or Ruling(DENIED, denied_rule, regime)
+    return bases or Ruling(DENIED, denied_rule, regime, unsettled=unsettled(book, facts, regime, kind))
 
 
 def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicial: tuple[str, ...],
