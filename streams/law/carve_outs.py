@@ -1,7 +1,8 @@
 """Gov. Code 7282.5: which facts about a person permit cooperation under a regime, on a given local date.
 
 `criteria_met` returns every criterion that holds, each with the events it rests on; an empty result means no
-cooperation. What a statute is comes from the offense table (`streams.law.offenses`, data/offenses.yaml). Pure: the decision date is an argument.
+cooperation. What a statute is comes from the offense table (`streams.law.offenses`, data/offenses.yaml).
+Pure: the decision date is an argument.
 """
 
 from __future__ import annotations
