@@ -19,6 +19,8 @@ from streams.casework import Result, dead_letter_result, letter_for
 from streams.codec import Codec, Coordinates, DeadLetter, Headers
 
 log = logging.getLogger(__name__)
+#: the longest pause before the agency registry is read again after Kafka failed
+REREAD_MAX_SECONDS = 30.0
 
 
 class GateWork:
@@ -94,7 +96,24 @@ class RegistryReader:
         self._progress = asyncio.Condition()
 
     async def run(self) -> None:
-        """Read for as long as the worker runs."""
+        """Read for as long as the worker runs; a broker that does not answer is waited for, never a crash.
+
+        Kafka failing mid-read (an outage, a leader moving) makes the reader start over from the beginning once the
+        broker answers again, after a pause that doubles up to `REREAD_MAX_SECONDS`: reading a record again only
+        records the same agreement again. What the registry held is kept meanwhile, so the gate goes on deciding.
+        """
+        from aiokafka.errors import KafkaError
+
+        pause = 1.0
+        while True:
+            try:
+                await self._read_all()
+            except KafkaError as exc:
+                log.warning("agency registry: Kafka failed (%r); reading it again in %.0f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, REREAD_MAX_SECONDS)
+
+    async def _read_all(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
@@ -104,10 +123,10 @@ class RegistryReader:
         # query from an unknown agency. Its own client asks at once.
         ends = AIOKafkaConsumer(group_id=None, enable_auto_commit=False,
                                 client_id="detainer-tracker-registry-ends", **self.client_config)
-        await consumer.start()
-        await ends.start()
-        self._ends = ends
         try:
+            await consumer.start()
+            await ends.start()
+            self._ends = ends
             if self.topic not in await consumer.topics():
                 raise RuntimeError(f"the agency registry topic {self.topic} does not exist "
                                    "(run `detainer-tracker topics create`)")
@@ -122,8 +141,11 @@ class RegistryReader:
                 await self._read(consumer, partitions, start_ends)
         finally:
             self._ends = None
-            await ends.stop()
-            await consumer.stop()
+            for client in (ends, consumer):
+                try:
+                    await client.stop()
+                except Exception:  # noqa: BLE001 - a client that never started, or a broker gone: nothing to close
+                    log.debug("agency registry: stopping a client failed", exc_info=True)
 
     async def _read(self, consumer: Any, partitions: list[Any], start_ends: dict[Any, int]) -> None:
         batches = await consumer.getmany(timeout_ms=500)
