@@ -58,7 +58,7 @@ def wall_clock() -> datetime:
 
 
 class BytesTable(faust.Table):
-    """A table whose keys and values are bytes we encode ourselves (booking ids; cases in casework.dump).
+    """A table whose keys and values are bytes we encode ourselves (booking ids; `CaseState` records).
 
     Faust derives a table's serializers from its key and value types and falls back to json, which cannot carry
     our values; here both are raw, for the store and the changelog alike.

@@ -11,24 +11,22 @@ tolerance is a dead letter: one wrong clock must never move anyone's deadlines.
 from __future__ import annotations
 
 import logging
-import pickle
 from collections import OrderedDict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import zstandard
-
 from streams import admission, cases, engine
 from streams import events as ev
-from streams.cases.state import evolve
+from streams.casestate import StateCodec
 from streams.codec import Codec, Coordinates, DeadLetter, Encoded, Headers, headers_dict
+from streams.config import REPO_ROOT
 from streams.decisions import Output
 from streams.law.rulebook import RuleBook
+from streams.schemas import SchemaRegistry
 from streams.topics import partition_of
 
-STATE_VERSION = 3
 #: bookings kept decoded per partition, the most recently used: a live booking's next event skips decoding its state
 CACHED_PER_PARTITION = 5_000
 HOUR = timedelta(hours=1)
@@ -91,64 +89,24 @@ class Gauges:
     releases_overdue: int = 0
 
 
-_COMPRESS = zstandard.ZstdCompressor(level=1)
-_DECOMPRESS = zstandard.ZstdDecompressor()
-#: a booking's events and facts do not change, while its state is written at each of its events: each is pickled
-#: once and its bytes kept while it is in use, rather than pickled again at every later event
-_PACKED_LIMIT = 200_000
+_STATES: StateCodec | None = None
 
 
-class _Packed:
-    """The pickled bytes of values, by identity (the values are kept, so an id is never reused while held)."""
-
-    def __init__(self) -> None:
-        self._items: dict[int, tuple[Any, bytes]] = {}
-
-    def of(self, value: Any) -> bytes:
-        held = self._items.get(id(value))
-        if held is not None and held[0] is value:
-            return held[1]
-        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self.hold(value, blob)
-        return blob
-
-    def hold(self, value: Any, blob: bytes) -> Any:
-        if len(self._items) >= _PACKED_LIMIT:
-            self._items.clear()
-        self._items[id(value)] = (value, blob)
-        return value
-
-    def unpack(self, blob: bytes) -> Any:
-        return self.hold(pickle.loads(blob), blob)  # noqa: S301 - our own table, written only by dump()
-
-
-_PACKED = _Packed()
+def _states() -> StateCodec:
+    global _STATES
+    if _STATES is None:
+        _STATES = StateCodec(SchemaRegistry(REPO_ROOT / "schemas"))
+    return _STATES
 
 
 def dump(booking: engine.Booking) -> bytes:
-    """A booking's engine state as table bytes.
-
-    One byte of version, then the pickled booking, Zstandard-compressed (a booking's events repeat ids and
-    instants); its events and facts are pickled apart, each once while it is in use.
-    """
-    case = booking.case
-    rest = evolve(booking, case=evolve(case, facts=None), events=())
-    state = (rest, _PACKED.of(case.facts), tuple(_PACKED.of(e) for e in booking.events))
-    return bytes((STATE_VERSION,)) + _COMPRESS.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    """A booking's engine state as table bytes: its `CaseState` record (`streams.casestate`)."""
+    return _states().dump(booking)
 
 
 def load(raw: bytes) -> engine.Booking:
-    """The inverse of dump."""
-    version = raw[0] if raw else None
-    if version != STATE_VERSION:
-        # versions 1 and 2 were zlib streams, whose first byte is 0x78
-        shown = "1 or 2" if version == 0x78 else version
-        raise ValueError(f"case state version {shown} is not {STATE_VERSION}: this worker cannot read the cases "
-                         "table of an older release; rebuild it from the input topics (a new DT_TOPIC_PREFIX, or "
-                         "the case processor's group and changelog deleted)")
-    rest, facts, events = pickle.loads(_DECOMPRESS.decompress(raw[1:]))  # noqa: S301 - our own table (dump())
-    return evolve(rest, case=evolve(rest.case, facts=_PACKED.unpack(facts)),
-                  events=tuple(_PACKED.unpack(e) for e in events))
+    """The inverse of dump; reads every `CaseState` version, and the pickle of the release before."""
+    return _states().load(raw)
 
 
 class _Decoded:
@@ -157,8 +115,8 @@ class _Decoded:
     One is used only while the store still holds exactly those bytes, so it can never be staler than the store.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, load: Callable[[bytes], engine.Booking]) -> None:
+        self.size, self.load = size, load
         self._items: OrderedDict[bytes, tuple[bytes, engine.Booking]] = OrderedDict()
 
     def get(self, key: bytes, raw: bytes) -> engine.Booking:
@@ -166,7 +124,7 @@ class _Decoded:
         if held is not None and (held[0] is raw or held[0] == raw):
             self._items.move_to_end(key)
             return held[1]
-        booking = load(raw)
+        booking = self.load(raw)
         self.put(key, raw, booking)
         return booking
 
@@ -191,6 +149,7 @@ class CaseWork:
         self.book, self.codec, self.source, self.state = book, codec, source, state
         self.settle, self.future_tolerance, self.earliest = settle, future_tolerance, earliest
         self.partitions = partitions
+        self.states = StateCodec(codec.registry)
         self._engines: dict[int, engine.Engine] = {}
         self._standing: dict[int, dict[str, Standing]] = {}
         self._decoded: dict[int, _Decoded] = {}
@@ -225,7 +184,7 @@ class CaseWork:
         standing = self._standing.setdefault(partition, {})
         bookings = []
         for key, raw in items:
-            booking = load(raw)
+            booking = self.states.load(raw)
             bookings.append((key.decode(), booking))
             standing[key.decode()] = Standing.of(booking.case)
         return self._engine(partition).load(bookings)
@@ -317,7 +276,7 @@ class CaseWork:
             return result
         try:
             raw = store.get(booking_id.encode())
-            booking = load(raw) if raw is not None else self._engine(p).new_booking(booking_id)
+            booking = self.states.load(raw) if raw is not None else self._engine(p).new_booking(booking_id)
             at = min(now, booking.through[0]) if booking.through else now
             review = self._engine(p).review(booking, at, f"the message at {coordinates.topic}:{p}:"
                                             f"{coordinates.offset}", (), exc)
@@ -379,13 +338,13 @@ class CaseWork:
             result.decided.append(stamped.at)
             if stamped.fired:
                 result.fired.append(stamped.output)
-        key, raw = case.booking_id.encode(), dump(change.booking)
+        key, raw = case.booking_id.encode(), self.states.dump(change.booking)
         result.writes[key] = raw
         self._decoded_of(p).put(key, raw, change.booking)
 
     def _decoded_of(self, p: int) -> _Decoded:
         if p not in self._decoded:
-            self._decoded[p] = _Decoded(CACHED_PER_PARTITION)
+            self._decoded[p] = _Decoded(CACHED_PER_PARTITION, self.states.load)
         return self._decoded[p]
 
 

@@ -98,7 +98,7 @@ def test_an_empty_event_id_is_a_missing_field(codec):
 def _evolved_registry(tmp_path, v2_extra_field):
     """A registry with BookingRecorded v1 as published and a v2 that adds one field."""
     current = Settings().schemas_dir
-    for folder in (p for p in current.iterdir() if p.is_dir()):
+    for folder in (p for p in current.iterdir() if (p / "v1.avsc").is_file()):
         (tmp_path / folder.name).mkdir()
         (tmp_path / folder.name / "v1.avsc").write_text((folder / "v1.avsc").read_text())
     v2 = json.loads((current / "booking_recorded" / "v1.avsc").read_text())

@@ -1,0 +1,254 @@
+"""A booking's engine state as versioned data: `engine.Booking` to and from its Avro record, `CaseState`.
+
+The case processor's table and its changelog hold one value per booking: a byte saying the format (`FORMAT`),
+a byte saying the `CaseState` schema version it is written in, then the Avro record
+(`schemas/state/case_state/v<N>.avsc`). A reader resolves an older version into the newest, as events are
+resolved, so a state written by an earlier release stays readable after an upgrade; `tail`, replay and an
+auditor read it with the schema alone. The booking's events are kept each in its own event schema (type, version,
+Avro bytes), so they evolve as events do. Values written by the release before this format (a pickle) are still
+read (`LEGACY_FORMAT`), and are written again in this one the next time the booking changes.
+
+Encoding and decoding are compiled once per schema into plain functions; the events and facts of a booking,
+which do not change from one of its steps to the next, are encoded once while they are in use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import pickle
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import zstandard
+
+from streams import engine
+from streams import events as ev
+from streams.cases.state import Case
+from streams.config import REPO_ROOT
+from streams.decisions import Deadline
+from streams.law.detainers import Detainer
+from streams.law.facts import Facts, Finding
+from streams.schemas import Schema, SchemaRegistry
+
+#: the first byte of a value in this format
+FORMAT = 4
+#: the first byte of a value written by the release before: Zstandard-compressed pickle
+LEGACY_FORMAT = 3
+STATE_TYPE = "CaseState"
+STATE_SCHEMAS = REPO_ROOT / "schemas" / "state"
+#: the record names of the schema that are the core's dataclasses; every other record is a tuple, field by field
+CLASSES: dict[str, type] = {"CaseState": engine.Booking, "Case": Case, "Facts": Facts, "Charge": ev.Charge,
+                            "Conviction": ev.Conviction, "Finding": Finding, "Detainer": Detainer,
+                            "Deadline": Deadline}
+_EVENT = "StoredEvent"
+_HELD_LIMIT = 200_000
+
+Encode = Callable[[Any], Any]
+Decode = Callable[[Any], Any]
+
+
+class StateError(ValueError):
+    """A stored state that cannot be read."""
+
+
+class StateCodec:
+    """Writes bookings in the newest `CaseState` schema; reads every version of it and the legacy format."""
+
+    def __init__(self, events: SchemaRegistry, root: Path = STATE_SCHEMAS) -> None:
+        """Bind the event schemas (a booking's events are written in them) and the state schemas' folder."""
+        self.events = events
+        self.registry = SchemaRegistry(root)
+        self.latest = self.registry.latest(STATE_TYPE)
+        if self.latest.version > 255:
+            raise StateError("a CaseState version must fit in one byte")
+        self._encode = _Compiler(self).encoder(self.latest.raw)
+        self._decoders: dict[int, Decode] = {}
+        # identity caches: an event or a Facts value is encoded once while it is held
+        self._event_bytes: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._events_read: dict[tuple[str, int, bytes], ev.Event] = {}
+
+    # --- writing ---------------------------------------------------------------------------------------
+
+    def dump(self, booking: engine.Booking) -> bytes:
+        """The table bytes of a booking."""
+        buf = io.BytesIO()
+        buf.write(bytes((FORMAT, self.latest.version)))
+        fastavro.schemaless_writer(buf, self.latest.parsed, self._encode(booking))
+        return buf.getvalue()
+
+    def record(self, booking: engine.Booking) -> dict[str, Any]:
+        """A booking as its `CaseState` record (what an auditor reads)."""
+        return self._encode(booking)
+
+    def stored_event(self, event: ev.Event) -> dict[str, Any]:
+        """An event of a booking as its `StoredEvent` record: type, schema version, Avro bytes (made once)."""
+        held = self._event_bytes.get(id(event))
+        if held is not None and held[0] is event:
+            return held[1]
+        type_name = ev.type_name(event)
+        schema = self.events.latest(type_name)
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, schema.parsed, ev.to_record(event))
+        stored = {"type": type_name, "version": schema.version, "avro": buf.getvalue()}
+        self._hold_event(event, stored)
+        return stored
+
+    def _hold_event(self, event: ev.Event, stored: dict[str, Any]) -> None:
+        if len(self._event_bytes) >= _HELD_LIMIT:
+            self._event_bytes.clear()
+        self._event_bytes[id(event)] = (event, stored)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def load(self, raw: bytes) -> engine.Booking:
+        """The booking of table bytes, whichever version wrote them."""
+        if not raw:
+            raise StateError("an empty case state")
+        if raw[0] == LEGACY_FORMAT:
+            return _load_legacy(raw)
+        if raw[0] != FORMAT or len(raw) < 2:
+            shown = "1 or 2 (zlib)" if raw[0] == 0x78 else raw[0]
+            raise StateError(f"case state format {shown} is not {FORMAT} (nor {LEGACY_FORMAT}): this worker cannot "
+                             "read the cases table of that release; rebuild it from the input topics (a new "
+                             "DT_TOPIC_PREFIX, or the case processor's group and changelog deleted)")
+        return self._decoder(raw[1])(self._read(raw[1], raw[2:]))
+
+    def read(self, raw: bytes) -> dict[str, Any]:
+        """The `CaseState` record of table bytes in this format, resolved into the newest schema (for audit)."""
+        if not raw or raw[0] != FORMAT:
+            raise StateError("not a case state in the Avro format")
+        return self._read(raw[1], raw[2:])
+
+    def _read(self, version: int, body: bytes) -> dict[str, Any]:
+        writer = self.registry.get(STATE_TYPE, version)
+        if writer is None:
+            raise StateError(f"case state version {version} is not known here (known: 1..{self.latest.version}): "
+                             "it was written by a newer release")
+        buf = io.BytesIO(body)
+        record = fastavro.schemaless_reader(buf, writer.parsed, None if writer is self.latest else self.latest.parsed)
+        if buf.tell() != len(body):
+            raise StateError(f"{len(body) - buf.tell()} bytes left over after a {writer.label} case state")
+        return record
+
+    def _decoder(self, version: int) -> Decode:
+        decode = self._decoders.get(version)
+        if decode is None:  # every version is resolved into the newest before it is decoded
+            decode = self._decoders[version] = _Compiler(self).decoder(self.latest.raw)
+        return decode
+
+    def event_of(self, stored: dict[str, Any]) -> ev.Event:
+        """The event of a `StoredEvent` record, resolved from the version it was written in into the newest."""
+        key = (stored["type"], stored["version"], stored["avro"])
+        event = self._events_read.get(key)
+        if event is not None:
+            return event
+        writer: Schema | None = self.events.get(stored["type"], stored["version"])
+        if writer is None:
+            raise StateError(f"a stored {stored['type']} v{stored['version']} event has no schema here")
+        reader = self.events.latest(stored["type"])
+        record = fastavro.schemaless_reader(io.BytesIO(stored["avro"]), writer.parsed,
+                                            None if writer is reader else reader.parsed)
+        event = ev.from_record(stored["type"], record)
+        if len(self._events_read) >= _HELD_LIMIT:
+            self._events_read.clear()
+        self._events_read[key] = event
+        if writer is reader:
+            self._hold_event(event, stored)
+        return event
+
+
+class _Compiler:
+    """Turns the `CaseState` schema into an encoder (value to record) and a decoder (record to value)."""
+
+    def __init__(self, codec: StateCodec) -> None:
+        self.codec = codec
+        self.named: dict[str, Any] = {}
+
+    def encoder(self, schema: Any) -> Encode:
+        if isinstance(schema, str):
+            if schema in self.named:
+                return self.encoder(self.named[schema])
+            return _same
+        if isinstance(schema, list):
+            inner = self.encoder(next(s for s in schema if s != "null"))
+            return lambda v: None if v is None else inner(v)
+        kind = schema["type"]
+        if kind == "array":
+            item = self.encoder(schema["items"])
+            return lambda v: [item(x) for x in (sorted(v) if isinstance(v, frozenset) else v)]
+        if kind != "record":
+            return _same if isinstance(kind, str) else self.encoder(kind)
+        self.named[schema["name"]] = schema
+        if schema["name"] == _EVENT:
+            return self.codec.stored_event
+        fields = [(f["name"], self.encoder(f["type"])) for f in schema["fields"]]
+        if schema["name"] in CLASSES:
+            return lambda v: {name: enc(getattr(v, name)) for name, enc in fields}
+        return lambda v: {name: enc(x) for (name, enc), x in zip(fields, v, strict=True)}
+
+    def decoder(self, schema: Any) -> Decode:
+        if isinstance(schema, str):
+            if schema in self.named:
+                return self.decoder(self.named[schema])
+            return _same
+        if isinstance(schema, list):
+            inner = self.decoder(next(s for s in schema if s != "null"))
+            return lambda v: None if v is None else inner(v)
+        kind = schema["type"]
+        if kind == "array":
+            item = self.decoder(schema["items"])
+            return lambda v: tuple(item(x) for x in v)
+        if kind != "record":
+            return _same if isinstance(kind, str) else self.decoder(kind)
+        self.named[schema["name"]] = schema
+        if schema["name"] == _EVENT:
+            return self.codec.event_of
+        fields = [(f["name"], self.decoder(f["type"])) for f in schema["fields"]]
+        cls = CLASSES.get(schema["name"])
+        if cls is None:
+            return lambda v: tuple(dec(v[name]) for name, dec in fields)
+        # the fields the code has (a test holds the newest schema to exactly these)
+        declared = {f.name for f in dataclasses.fields(cls)}
+        fields = [(name, dec) for name, dec in fields if name in declared]
+        sets = _frozenset_fields(cls)
+        return lambda v: cls(**{name: (frozenset(dec(v[name])) if name in sets else dec(v[name]))
+                                for name, dec in fields})
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _frozenset_fields(cls: type) -> frozenset[str]:
+    hints = typing.get_type_hints(cls)
+    return frozenset(f.name for f in dataclasses.fields(cls) if typing.get_origin(hints[f.name]) is frozenset)
+
+
+_DECOMPRESS = zstandard.ZstdDecompressor()
+
+
+def _load_legacy(raw: bytes) -> engine.Booking:
+    """A value of the release before: the booking pickled with its events and facts pickled apart, compressed."""
+    from streams.cases.state import evolve
+
+    rest, facts, events = pickle.loads(_DECOMPRESS.decompress(raw[1:]))  # noqa: S301 - our own table
+    return evolve(rest, case=evolve(rest.case, facts=pickle.loads(facts)),  # noqa: S301 - our own table
+                  events=tuple(pickle.loads(e) for e in events))  # noqa: S301 - our own table
+
+
+def plain(value: Any) -> Any:
+    """A decoded record made JSON-ready: instants and dates in ISO 8601, an event's bytes as its decoded record."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
