@@ -46,6 +46,8 @@ CLASSES: dict[str, type] = {"CaseState": engine.Booking, "Case": Case, "Facts": 
                             "Conviction": ev.Conviction, "Finding": Finding, "Detainer": Detainer,
                             "Deadline": Deadline}
 _EVENT = "StoredEvent"
+#: records whose values a booking keeps from one step to the next: converted once while held
+_HELD_RECORDS = frozenset({"Facts"})
 _HELD_LIMIT = 200_000
 
 Encode = Callable[[Any], Any]
@@ -97,6 +99,20 @@ class StateCodec:
         stored = {"type": type_name, "version": schema.version, "avro": buf.getvalue()}
         self._hold_event(event, stored)
         return stored
+
+    def held(self, convert: Encode) -> Encode:
+        """`convert`, done once per value while the value is held (by identity)."""
+        done: dict[int, tuple[Any, Any]] = {}
+
+        def once(value: Any) -> Any:
+            hit = done.get(id(value))
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            if len(done) >= _HELD_LIMIT:
+                done.clear()
+            record = done[id(value)] = (value, convert(value))
+            return record[1]
+        return once
 
     def _hold_event(self, event: ev.Event, stored: dict[str, Any]) -> None:
         if len(self._event_bytes) >= _HELD_LIMIT:
@@ -176,11 +192,13 @@ class _Compiler:
             return _same
         if isinstance(schema, list):
             inner = self.encoder(next(s for s in schema if s != "null"))
-            return lambda v: None if v is None else inner(v)
+            return inner if inner is _same else (lambda v: None if v is None else inner(v))
         kind = schema["type"]
         if kind == "array":
             item = self.encoder(schema["items"])
-            return lambda v: [item(x) for x in (sorted(v) if isinstance(v, frozenset) else v)]
+            if item is _same:
+                return lambda v: sorted(v) if isinstance(v, frozenset) else list(v)
+            return lambda v: [item(x) for x in v]
         if kind != "record":
             return _same if isinstance(kind, str) else self.encoder(kind)
         self.named[schema["name"]] = schema
@@ -188,7 +206,9 @@ class _Compiler:
             return self.codec.stored_event
         fields = [(f["name"], self.encoder(f["type"])) for f in schema["fields"]]
         if schema["name"] in CLASSES:
-            return lambda v: {name: enc(getattr(v, name)) for name, enc in fields}
+            def record(v: Any) -> dict[str, Any]:
+                return {name: enc(getattr(v, name)) for name, enc in fields}
+            return self.codec.held(record) if schema["name"] in _HELD_RECORDS else record
         return lambda v: {name: enc(x) for (name, enc), x in zip(fields, v, strict=True)}
 
     def decoder(self, schema: Any) -> Decode:
