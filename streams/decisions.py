@@ -67,9 +67,17 @@ class Output:
         record: dict[str, Any] = {
             "output_id": self.output_id, "booking_id": self.booking_id, "effective_at": self.effective_at,
             "decided_at": decided_at, "regime": self.regime, "rule_id": self.rule_id, "citation": self.citation,
-            "evidence": list(self.evidence), **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail},
+            "evidence": list(self.evidence), **{k: _field(k, v) for k, v in self.detail},
             "reason": self.reason}
+        if self.type_name == NOTICE:
+            record.setdefault("parts", [])  # only a request copy answers parts; an empty list keeps ids as they were
         return record
+
+
+def _field(name: str, value: Any) -> Any:
+    if name == "parts":  # a request copy's answer to each part of the request
+        return [{"request": request, "will_comply": comply} for request, comply in value]
+    return list(value) if isinstance(value, tuple) else value
 
 
 def status_record(output: Output, decided_at: datetime) -> dict[str, Any]:
@@ -159,10 +167,17 @@ class Emitter:
         return self._make(VIOLATION, at, regime, rule_id, reason, evidence, {"kind": kind})
 
     def notice(self, at: datetime, regime: str, kind: str, rule_id: str, evidence: tuple[str, ...],
-               recipients: tuple[str, ...], will_comply: bool | None = None, reason: str = "") -> Output:
-        """A TRUTH Act notice owed to the person (and their attorney or designee)."""
-        return self._make(NOTICE, at, regime, rule_id, reason, evidence,
-                          {"kind": kind, "recipients": tuple(recipients), "will_comply": will_comply})
+               recipients: tuple[str, ...], will_comply: bool | None = None, reason: str = "",
+               parts: tuple[tuple[str, bool], ...] = ()) -> Output:
+        """A TRUTH Act notice owed to the person (and their attorney or designee).
+
+        For a request copy, `parts` answers each part the request asks (HOLD, NOTIFY, TRANSFER): whether the jail
+        intends to comply with it; `will_comply` says whether it intends to comply with any.
+        """
+        detail = {"kind": kind, "recipients": tuple(recipients), "will_comply": will_comply}
+        if parts:
+            detail["parts"] = tuple(parts)
+        return self._make(NOTICE, at, regime, rule_id, reason, evidence, detail)
 
     def correction(self, at: datetime, regime: str, rule_id: str, evidence: tuple[str, ...],
                    supersedes: tuple[str, ...], reason: str) -> Output:

@@ -46,9 +46,9 @@ def detainer_lodged(book: RuleBook, case: Case, e: ev.DetainerLodged) -> Transit
                                      notify.evidence + (e.event_id,), notify.reason, discriminator=e.event_id))
         outputs.extend(emit.unsettled(at, notify.regime, "NOTIFICATION", notify.unsettled, e.event_id))
     if custody.truth_act(book, case, at):
-        comply = _will_comply(book, case, at, notify)
+        parts = _answers(book, case, at, notify, book.forms.get(e.form, book.forms["OTHER"]).requests)
         outputs.append(emit.notice(at, _regime(book, case, at), "REQUEST_COPY", "truth.request-copy", (e.event_id,),
-                                   ("PERSON",), will_comply=comply))
+                                   ("PERSON",), will_comply=any(comply for _, comply in parts), parts=parts))
     if e.authority in CIVIL_WARRANTS:
         arrest = rulings.civil_arrest(book, case.facts, at)
         if arrest:
@@ -57,16 +57,22 @@ def detainer_lodged(book: RuleBook, case: Case, e: ev.DetainerLodged) -> Transit
     return Transition(case, tuple(outputs))
 
 
-def _will_comply(book: RuleBook, case: Case, at: datetime, notify: rulings.Ruling | None) -> bool:
-    """Whether the jail intends to comply with any part of the request, judged on the facts known at receipt."""
-    if notify is not None and notify.permitted:
-        return True
-    held = rulings.hold(book, case.facts, case.detainers, at, custody.zone(book, case))
-    if held is not None and held.permitted:
-        return True
-    if rulings.hold_requested(book, case.detainers, at, "TRANSFER"):
-        return rulings.transfer(book, case.facts, at, custody.zone(book, case), case.judicial, False).permitted
-    return False
+def _answers(book: RuleBook, case: Case, at: datetime, notify: rulings.Ruling | None,
+             asked: frozenset[str] | tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """Whether the jail intends to comply with each part the request asks, judged on the facts known at receipt."""
+    answers = []
+    for part in ("HOLD", "NOTIFY", "TRANSFER"):
+        if part not in asked:
+            continue
+        if part == "NOTIFY":
+            comply = notify is not None and notify.permitted
+        elif part == "HOLD":
+            held = rulings.hold(book, case.facts, case.detainers, at, custody.zone(book, case))
+            comply = held is not None and held.permitted
+        else:
+            comply = rulings.transfer(book, case.facts, at, custody.zone(book, case), case.judicial, False).permitted
+        answers.append((part, comply))
+    return tuple(answers)
 
 
 def detainer_amended(book: RuleBook, case: Case, e: ev.DetainerAmended) -> Transition:

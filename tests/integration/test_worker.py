@@ -17,6 +17,7 @@ from streams.produce import EventProducer
 from streams.topics import CASE_INPUTS, partition_of
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import end_offsets, read_all, read_until
+from tests.support.step import comparable
 from tests.support.worker import WorkerProcess, outputs_on_kafka, tick_all, wait_processed
 
 LIVE_SCENARIOS = [
@@ -30,12 +31,6 @@ LIVE_SCENARIOS = [
     "x03_still_in_custody_after_the_release_deadline_is_a_violation",
 ]
 
-
-def _comparable(output: dict) -> tuple:
-    """Every field but decided_at, instants compared as instants."""
-    def plain(v):
-        return v.astimezone(UTC).isoformat() if isinstance(v, datetime) else tuple(v) if isinstance(v, list) else v
-    return tuple(sorted((k, plain(v)) for k, v in output.items() if k != "decided_at"))
 
 
 def _live_scenarios(codec) -> tuple[list, datetime, list[dict]]:
@@ -53,7 +48,7 @@ def _live_scenarios(codec) -> tuple[list, datetime, list[dict]]:
 
 
 def _assert_same_outputs(got: list[dict], expected: list[dict]) -> None:
-    live_rows, decided_rows = set(map(_comparable, got)), set(map(_comparable, expected))
+    live_rows, decided_rows = set(map(comparable, got)), set(map(comparable, expected))
     assert live_rows == decided_rows, (f"only live: {sorted(live_rows - decided_rows)}\n"
                                        f"only decide: {sorted(decided_rows - live_rows)}")
 

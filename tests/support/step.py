@@ -72,5 +72,7 @@ def comparable(record: dict[str, Any]) -> tuple:
     def plain(v: Any) -> Any:
         if isinstance(v, datetime):
             return v.astimezone(UTC).isoformat()
-        return tuple(v) if isinstance(v, list) else v
+        if isinstance(v, dict):  # a nested record (a request copy's parts)
+            return tuple(sorted((k, plain(x)) for k, x in v.items()))
+        return tuple(plain(x) for x in v) if isinstance(v, list) else v
     return tuple(sorted((k, plain(v)) for k, v in record.items() if k != "decided_at"))

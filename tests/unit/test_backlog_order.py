@@ -19,17 +19,13 @@ from streams.law import rulebook
 from streams.topics import CASE_INPUTS
 from tests.scenarios.loader import CASES, load
 from tests.support.scheduler import Record, State, scheduler
+from tests.support.step import comparable
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 NAMES = sorted(p.stem for p in CASES.glob("*.yaml") if "CletsQueryMade" not in p.read_text())
 
-
-def _comparable(record: dict) -> tuple:
-    def plain(v):
-        return v.astimezone(UTC).isoformat() if isinstance(v, datetime) else tuple(v) if isinstance(v, list) else v
-    return tuple(sorted((k, plain(v)) for k, v in record.items() if k != "decided_at"))
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -64,7 +60,7 @@ def test_any_fetch_order_of_a_partitions_topics_gives_what_decide_gives(codec, s
                     for m in result.messages]
         if all(s.position == s.highwater for s in states.values()) and not batch:
             break
-    assert sorted(map(_comparable, got)) == sorted(map(_comparable, expected))
+    assert sorted(map(comparable, got)) == sorted(map(comparable, expected))
 
 
 def test_arrival_order_alone_can_get_it_wrong(codec):
