@@ -69,9 +69,10 @@ class StateCodec:
         if self.latest.version > 255:
             raise StateError("a CaseState version must fit in one byte")
         self._encode = _Compiler(self).encoder(self.latest.raw)
-        self._decoders: dict[int, Decode] = {}
+        # every version is resolved into the newest before it is decoded, so one decoder reads them all
+        self._decode = _Compiler(self).decoder(self.latest.raw)
         # identity caches: an event or a Facts value is encoded once while it is held
-        self._event_bytes: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._events = _Held()
         self._events_read: dict[tuple[str, int, bytes], ev.Event] = {}
 
     # --- writing ---------------------------------------------------------------------------------------
@@ -89,35 +90,24 @@ class StateCodec:
 
     def stored_event(self, event: ev.Event) -> dict[str, Any]:
         """An event of a booking as its `StoredEvent` record: type, schema version, Avro bytes (made once)."""
-        held = self._event_bytes.get(id(event))
-        if held is not None and held[0] is event:
-            return held[1]
+        found = self._events.get(event)
+        if found is not None:
+            return found
         type_name = ev.type_name(event)
         schema = self.events.latest(type_name)
         buf = io.BytesIO()
         fastavro.schemaless_writer(buf, schema.parsed, ev.to_record(event))
-        stored = {"type": type_name, "version": schema.version, "avro": buf.getvalue()}
-        self._hold_event(event, stored)
-        return stored
+        return self._events.put(event, {"type": type_name, "version": schema.version, "avro": buf.getvalue()})
 
-    def held(self, convert: Encode) -> Encode:
+    @staticmethod
+    def held(convert: Encode) -> Encode:
         """`convert`, done once per value while the value is held (by identity)."""
-        done: dict[int, tuple[Any, Any]] = {}
+        cache = _Held()
 
         def once(value: Any) -> Any:
-            hit = done.get(id(value))
-            if hit is not None and hit[0] is value:
-                return hit[1]
-            if len(done) >= _HELD_LIMIT:
-                done.clear()
-            record = done[id(value)] = (value, convert(value))
-            return record[1]
+            found = cache.get(value)
+            return found if found is not None else cache.put(value, convert(value))
         return once
-
-    def _hold_event(self, event: ev.Event, stored: dict[str, Any]) -> None:
-        if len(self._event_bytes) >= _HELD_LIMIT:
-            self._event_bytes.clear()
-        self._event_bytes[id(event)] = (event, stored)
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -132,7 +122,7 @@ class StateCodec:
             raise StateError(f"case state format {shown} is not {FORMAT} (nor {LEGACY_FORMAT}): this worker cannot "
                              "read the cases table of that release; rebuild it from the input topics (a new "
                              "DT_TOPIC_PREFIX, or the case processor's group and changelog deleted)")
-        return self._decoder(raw[1])(self._read(raw[1], raw[2:]))
+        return self._decode(self._read(raw[1], raw[2:]))
 
     def read(self, raw: bytes) -> dict[str, Any]:
         """The `CaseState` record of table bytes in this format, resolved into the newest schema (for audit)."""
@@ -151,12 +141,6 @@ class StateCodec:
             raise StateError(f"{len(body) - buf.tell()} bytes left over after a {writer.label} case state")
         return record
 
-    def _decoder(self, version: int) -> Decode:
-        decode = self._decoders.get(version)
-        if decode is None:  # every version is resolved into the newest before it is decoded
-            decode = self._decoders[version] = _Compiler(self).decoder(self.latest.raw)
-        return decode
-
     def event_of(self, stored: dict[str, Any]) -> ev.Event:
         """The event of a `StoredEvent` record, resolved from the version it was written in into the newest."""
         key = (stored["type"], stored["version"], stored["avro"])
@@ -174,8 +158,25 @@ class StateCodec:
             self._events_read.clear()
         self._events_read[key] = event
         if writer is reader:
-            self._hold_event(event, stored)
+            self._events.put(event, stored)
         return event
+
+
+class _Held:
+    """Results by the identity of the value they were made from (the value is kept, so its id is not reused)."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Any, Any]] = {}
+
+    def get(self, value: Any) -> Any:
+        hit = self._items.get(id(value))
+        return hit[1] if hit is not None and hit[0] is value else None
+
+    def put(self, value: Any, result: Any) -> Any:
+        if len(self._items) >= _HELD_LIMIT:
+            self._items.clear()
+        self._items[id(value)] = (value, result)
+        return result
 
 
 class _Compiler:
