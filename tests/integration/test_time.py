@@ -16,8 +16,9 @@ from streams.codec import Coordinates
 from streams.decide import Processor, run
 from streams.law import rulebook
 from streams.produce import EventProducer
-from tests.integration.test_worker import _comparable, _live_scenarios
+from tests.integration.test_worker import _live_scenarios
 from tests.support.kafka import read_all, wait_until
+from tests.support.step import comparable
 from tests.support.worker import WorkerProcess, outputs_on_kafka, wait_processed
 
 
@@ -47,13 +48,13 @@ def test_history_loaded_years_late_into_a_running_worker_gets_exactly_decides_ou
                 producer.send(line.type_name, line.record)
         loaded = datetime.now(UTC)
         events = [ev.from_record(line.type_name, line.record) for line in lines]
-        expected = {_comparable({"type": e.type_name, **e.record})
+        expected = {comparable({"type": e.type_name, **e.record})
                     for e in run(Processor(rulebook.load(), clets.load_rows()), events, loaded)}
         got: set = set()
 
         def settled() -> bool:
             got.clear()
-            got.update(_comparable(o) for o in outputs_on_kafka(settings, kafka_codec))
+            got.update(comparable(o) for o in outputs_on_kafka(settings, kafka_codec))
             return got == expected
 
         try:
@@ -62,7 +63,7 @@ def test_history_loaded_years_late_into_a_running_worker_gets_exactly_decides_ou
             raise AssertionError(f"only live: {sorted(got - expected)}\nonly decide: {sorted(expected - got)}\n"
                                  f"{worker.tail()}") from None
         time.sleep(3)  # nothing more comes: no correction, no second thought
-        assert {_comparable(o) for o in outputs_on_kafka(settings, kafka_codec)} == expected
+        assert {comparable(o) for o in outputs_on_kafka(settings, kafka_codec)} == expected
         assert read_all(settings.bootstrap_servers, kafka_codec.topics.name("corrections")) == []
     finally:
         worker.stop()
