@@ -18,14 +18,14 @@ from typing import Any
 import yaml
 
 from streams.errors import ConfigError
-from streams.topics import Topics
+from streams.topics import Topics, changelog_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROLES = REPO_ROOT / "deploy" / "access" / "roles.yaml"
 
 #: Operations that imply Describe (Kafka: READ, WRITE, DELETE and ALTER imply DESCRIBE on the same resource).
 _IMPLIES_DESCRIBE = {"READ", "WRITE", "DELETE", "ALTER"}
-_ROLE_KEYS = {"says", "read", "write", "groups", "app"}
+_ROLE_KEYS = {"says", "read", "write", "groups", "app", "states"}
 
 
 @dataclass(frozen=True, order=True)
@@ -66,6 +66,8 @@ class Role:
     write: tuple[str, ...]
     groups: tuple[str, ...]
     app: bool
+    #: reads the cases table's changelog: one booking's state, for audit (`detainer-tracker state`)
+    states: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ class Plan:
                     out.add(Grant(principal, "GROUP", prefix, "PREFIXED", "DESCRIBE"))
                 if role.app:
                     out |= _app_grants(principal, self.app_id)
+                if role.states:
+                    out |= {Grant(principal, "TOPIC", changelog_of(self.app_id), "LITERAL", op)
+                            for op in ("READ", "DESCRIBE")}
         return frozenset(out)
 
     @property
@@ -155,7 +160,7 @@ def _role(path: Path, name: str, spec: dict[str, Any], ids: dict[str, str], pref
 
     groups = tuple(prefix + str(g) for g in spec.get("groups") or [])
     return Role(name, str(spec.get("says", "")), topic_names("read"), topic_names("write"), groups,
-                bool(spec.get("app", False)))
+                bool(spec.get("app", False)), bool(spec.get("states", False)))
 
 
 # --- the broker side ------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from streams.config import REPO_ROOT
 from streams.decisions import Deadline
 from streams.law.detainers import Detainer
 from streams.law.facts import Facts, Finding
-from streams.schemas import Schema, SchemaRegistry
+from streams.schemas import Schema, SchemaRegistry, to_json
 
 #: the first byte of a value in this format
 FORMAT = 4
@@ -125,9 +125,11 @@ class StateCodec:
         return self._decode(self._read(raw[1], raw[2:]))
 
     def read(self, raw: bytes) -> dict[str, Any]:
-        """The `CaseState` record of table bytes in this format, resolved into the newest schema (for audit)."""
-        if not raw or raw[0] != FORMAT:
-            raise StateError("not a case state in the Avro format")
+        """The `CaseState` record of table bytes, resolved into the newest schema (for audit), whatever wrote it."""
+        if raw and raw[0] == LEGACY_FORMAT:
+            return self.record(_load_legacy(raw))
+        if not raw or raw[0] != FORMAT or len(raw) < 2:
+            raise StateError("not a case state of a known format")
         return self._read(raw[1], raw[2:])
 
     def _read(self, version: int, body: bytes) -> dict[str, Any]:
@@ -260,6 +262,15 @@ def _load_legacy(raw: bytes) -> engine.Booking:
     rest, facts, events = pickle.loads(_DECOMPRESS.decompress(raw[1:]))  # noqa: S301 - our own table
     return evolve(rest, case=evolve(rest.case, facts=pickle.loads(facts)),  # noqa: S301 - our own table
                   events=tuple(pickle.loads(e) for e in events))  # noqa: S301 - our own table
+
+
+def readable(states: StateCodec, record: dict[str, Any]) -> dict[str, Any]:
+    """A `CaseState` record as an auditor reads it: JSON-ready, each event decoded in its own JSON form."""
+    shown = dict(record)
+    shown["events"] = [{"type": e["type"], "schema_version": e["version"],
+                        **to_json(states.events.latest(e["type"]), ev.to_record(states.event_of(e)))}
+                       for e in record["events"]]
+    return plain(shown)
 
 
 def plain(value: Any) -> Any:

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _simulate_parser(sub)
     _decide_parser(sub)
     _replay_parser(sub)
+    _state_parser(sub)
     _worker_parser(sub)
     _agencies_parser(sub)
     _acl_parser(sub)
@@ -598,6 +599,32 @@ def _decide(args: argparse.Namespace, settings: Settings) -> int:
     for line in bad:
         print(f"{args.file}: {line}", file=sys.stderr)
     return EXIT_REJECTED if bad else 0
+
+
+def _state_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "state", help="print one booking's state as the case processor holds it (from the cases changelog)",
+        description="Read the case processor's changelog (<app id>-cases-changelog) and print the newest state of "
+                    "one booking as JSON: its case (facts, detainers, custody and the instants that matter), the "
+                    "deadlines pending, its events, the ids of the outputs that stand and how far it is decided. "
+                    "Exit 1 when the changelog holds no state for the booking.")
+    p.add_argument("booking_id", help="the booking's id (the changelog's key)")
+    p.set_defaults(handler=_state)
+
+
+def _state(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.casestate import StateCodec, readable
+    from streams.replay.state import changelog_of, read_state
+    from streams.schemas import SchemaRegistry
+
+    states = StateCodec(SchemaRegistry(settings.schemas_dir))
+    changelog = changelog_of(settings.app_id)
+    record = read_state(settings.kafka_client_config(), changelog, args.booking_id, states)
+    if record is None:
+        print(f"no state of booking {args.booking_id!r} on {changelog}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(json.dumps(readable(states, record), indent=2, ensure_ascii=False))
+    return 0
 
 
 def _replay_parser(sub: Any) -> None:

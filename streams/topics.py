@@ -159,6 +159,11 @@ def _fixed_partitions(spec: TopicSpec, settings: Settings) -> int:
     return 1 if spec.cleanup_policy == "compact" else settings.partitions
 
 
+def changelog_of(app_id: str) -> str:
+    """The case processor's cases-table changelog topic of a worker group (named by Faust: app id, table name)."""
+    return f"{app_id}-cases-changelog"
+
+
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (Java, kafka-python, aiokafka and Faust agree)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -44,6 +44,10 @@ def test_the_worker_reads_every_input_and_writes_every_output_but_no_input():
     assert access.allows(GRANTS, "User:worker", "CREATE", "TOPIC", "dt.case-processor-cases-changelog")
     assert access.allows(GRANTS, "User:worker", "READ", "GROUP", "dt.case-processor")
     assert not access.allows(GRANTS, "User:worker", "CREATE", "TOPIC", "dt.decisions")
+    # an auditor reads a booking's state from the changelog (`detainer-tracker state`), and writes nothing there
+    assert access.allows(GRANTS, "User:auditor", "READ", "TOPIC", "dt.case-processor-cases-changelog")
+    assert not access.allows(GRANTS, "User:auditor", "WRITE", "TOPIC", "dt.case-processor-cases-changelog")
+    assert not access.allows(GRANTS, "User:jail", "READ", "TOPIC", "dt.case-processor-cases-changelog")
 
 
 def test_read_and_write_imply_describe_and_prefixes_match_by_prefix():
