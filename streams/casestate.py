@@ -187,6 +187,14 @@ class _Compiler:
     def __init__(self, codec: StateCodec) -> None:
         self.codec = codec
         self.named: dict[str, Any] = {}
+        self.namespace = codec.latest.raw.get("namespace")
+
+    def _record_name(self, schema: Any) -> str | None:
+        """The full name of a record schema (or of a reference to one), None for anything else."""
+        name = schema if isinstance(schema, str) else schema.get("name") if schema.get("type") == "record" else None
+        if name is None or (isinstance(schema, str) and self.named.get(name, {}).get("type") != "record"):
+            return None
+        return f"{self.namespace}.{name}" if self.namespace and "." not in name else name
 
     def encoder(self, schema: Any) -> Encode:
         if isinstance(schema, str):
@@ -194,8 +202,15 @@ class _Compiler:
                 return self.encoder(self.named[schema])
             return _same
         if isinstance(schema, list):
-            inner = self.encoder(next(s for s in schema if s != "null"))
-            return inner if inner is _same else (lambda v: None if v is None else inner(v))
+            branch = next(s for s in schema if s != "null")
+            inner = self.encoder(branch)
+            if inner is _same:
+                return inner
+            record = self._record_name(branch)
+            if record is None:
+                return lambda v: None if v is None else inner(v)
+            # a record in a union named by fastavro's tuple notation: the writer then skips trying the branches
+            return lambda v: None if v is None else (record, inner(v))
         kind = schema["type"]
         if kind == "array":
             item = self.encoder(schema["items"])
