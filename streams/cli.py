@@ -347,8 +347,14 @@ def _deploy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _topics_parser(sub: Any) -> None:
-    p = sub.add_parser("topics", help="create the declared topics, or list them")
+    p = sub.add_parser("topics", help="create the declared topics, or list them with what the broker has",
+                       description="create: make every declared topic that does not exist (idempotent). list: "
+                                   "every declared topic with its key, partitions, retention and writer, and what "
+                                   "the broker holds of it; exit 1 when a topic is missing or has another partition "
+                                   "count, 2 when the broker cannot be reached. list --declared: the declarations "
+                                   "alone, without a broker.")
     p.add_argument("action", choices=["create", "list"])
+    p.add_argument("--declared", action="store_true", help="list: the declared topics only, without asking the broker")
     p.set_defaults(handler=_topics)
 
 
@@ -357,13 +363,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
 
     topics = Topics(settings)
     if args.action == "list":
-        for t in topics:
-            retention = ("forever" if t.spec.retention_ms < 0 and t.spec.retention_bytes < 0 else
-                         f"{t.spec.retention_ms // 86_400_000} days" if t.spec.retention_ms >= 0 else
-                         f"{t.spec.retention_bytes // 2**20} MiB")
-            print(f"{t.name:<32} {t.partitions:>3} partitions  key {t.spec.key_field or '-':<11} "
-                  f"{t.spec.cleanup_policy:<7} {retention:<8} writer {t.spec.writer}")
-        return 0
+        return _list_topics(topics, None if args.declared else settings)
     from streams.admin import admin_client, create_topics
 
     admin = admin_client(settings.kafka_client_config())
@@ -379,6 +379,37 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
         raise DetainerTrackerError(f"{len(bad)} topic(s) exist with another partition count; co-partitioning "
                                    "needs them equal (recreate them or set DT_PARTITIONS to match)")
     return 0
+
+
+def _list_topics(topics: Any, settings: Settings | None) -> int:
+    """The declared topics, and (given the settings) what the broker holds of each; 1 when it differs."""
+    found: dict[str, int] | None = None
+    if settings is not None:
+        from streams.admin import admin_client, partition_counts
+
+        admin = admin_client(settings.kafka_client_config())
+        try:
+            found = partition_counts(admin, [t.name for t in topics])
+        finally:
+            admin.close()
+    differ = 0
+    for t in topics:
+        retention = ("forever" if t.spec.retention_ms < 0 and t.spec.retention_bytes < 0 else
+                     f"{t.spec.retention_ms // 86_400_000} days" if t.spec.retention_ms >= 0 else
+                     f"{t.spec.retention_bytes // 2**20} MiB")
+        broker = ""
+        if found is not None:
+            has = found.get(t.name)
+            broker = ("MISSING" if has is None else "present" if has == t.partitions else
+                      f"MISMATCH: {has} partitions")
+            broker = f"broker {broker:<26} "
+            differ += has != t.partitions
+        print(f"{t.name:<32} {t.partitions:>3} partitions  key {t.spec.key_field or '-':<11} "
+              f"{t.spec.cleanup_policy:<7} {retention:<8} {broker}writer {t.spec.writer}")
+    if differ:
+        print(f"{differ} declared topic(s) missing or with another partition count (detainer-tracker topics create)",
+              file=sys.stderr)
+    return EXIT_REJECTED if differ else 0
 
 
 # --- produce --------------------------------------------------------------------------------------------------
