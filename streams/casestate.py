@@ -28,7 +28,7 @@ import zstandard
 
 from streams import engine
 from streams import events as ev
-from streams.cases.state import Case
+from streams.cases.state import Case, evolve
 from streams.config import REPO_ROOT
 from streams.decisions import Deadline
 from streams.law.detainers import Detainer
@@ -272,8 +272,6 @@ _DECOMPRESS = zstandard.ZstdDecompressor()
 
 def _load_legacy(raw: bytes) -> engine.Booking:
     """A value of the release before: the booking pickled with its events and facts pickled apart, compressed."""
-    from streams.cases.state import evolve
-
     rest, facts, events = pickle.loads(_DECOMPRESS.decompress(raw[1:]))  # noqa: S301 - our own table
     return evolve(rest, case=evolve(rest.case, facts=pickle.loads(facts)),  # noqa: S301 - our own table
                   events=tuple(pickle.loads(e) for e in events))  # noqa: S301 - our own table

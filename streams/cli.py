@@ -645,8 +645,9 @@ def _state_parser(sub: Any) -> None:
 
 def _state(args: argparse.Namespace, settings: Settings) -> int:
     from streams.casestate import StateCodec, readable
-    from streams.replay.state import changelog_of, read_state
+    from streams.replay.state import read_state
     from streams.schemas import SchemaRegistry
+    from streams.topics import changelog_of
 
     states = StateCodec(SchemaRegistry(settings.schemas_dir))
     changelog = changelog_of(settings.app_id)

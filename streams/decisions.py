@@ -69,8 +69,6 @@ class Output:
             "decided_at": decided_at, "regime": self.regime, "rule_id": self.rule_id, "citation": self.citation,
             "evidence": list(self.evidence), **{k: _field(k, v) for k, v in self.detail},
             "reason": self.reason}
-        if self.type_name == NOTICE:
-            record.setdefault("parts", [])  # only a request copy answers parts; an empty list keeps ids as they were
         return record
 
 
@@ -108,8 +106,10 @@ def instant_key(value: Any) -> str:
 def _output_id(o: Output) -> str:
     # Every field but the citation (which the rule id names) and the emission time: two outputs with one id say the
     # same thing, so a correction that withdraws an id withdraws exactly what was said.
+    # A detail left empty says nothing, and does not enter the id (a field added later keeps the ids of outputs that
+    # do not use it).
     parts = [o.type_name, o.booking_id, o.rule_id, instant_key(o.effective_at), o.discriminator, o.regime, o.reason,
-             *(f"{k}={instant_key(v)}" for k, v in o.detail), *sorted(o.evidence)]
+             *(f"{k}={instant_key(v)}" for k, v in o.detail if v != ()), *sorted(o.evidence)]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -174,10 +174,9 @@ class Emitter:
         For a request copy, `parts` answers each part the request asks (HOLD, NOTIFY, TRANSFER): whether the jail
         intends to comply with it; `will_comply` says whether it intends to comply with any.
         """
-        detail = {"kind": kind, "recipients": tuple(recipients), "will_comply": will_comply}
-        if parts:
-            detail["parts"] = tuple(parts)
-        return self._make(NOTICE, at, regime, rule_id, reason, evidence, detail)
+        return self._make(NOTICE, at, regime, rule_id, reason, evidence,
+                          {"kind": kind, "recipients": tuple(recipients), "will_comply": will_comply,
+                           "parts": tuple(parts)})
 
     def correction(self, at: datetime, regime: str, rule_id: str, evidence: tuple[str, ...],
                    supersedes: tuple[str, ...], reason: str) -> Output:

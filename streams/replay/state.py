@@ -16,9 +16,7 @@ from kafka.errors import KafkaError
 from streams.casestate import StateCodec
 from streams.errors import KafkaUnavailable
 from streams.reach import check
-from streams.topics import changelog_of, partition_of
-
-__all__ = ["changelog_of", "read_state"]
+from streams.topics import partition_of
 
 #: how long a poll may come back empty before the read stops short of the end
 EMPTY_POLLS = 20

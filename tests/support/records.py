@@ -47,3 +47,24 @@ def _primitive(t: str, name: str, key: str, n: int) -> Any:
             return key
         return f"{name}-{n}"
     return {"int": n, "long": n, "boolean": True, "bytes": b"\x00\x01raw", "double": 1.5, "float": 1.5}[t]
+
+def named_types(schema: Schema) -> dict[str, Any]:
+    """Every record and enum a schema defines inside its fields, by name."""
+    found: dict[str, Any] = {}
+
+    def walk(t):
+        if isinstance(t, list):
+            for b in t:
+                walk(b)
+        elif isinstance(t, dict):
+            if t.get("type") in ("record", "enum"):
+                found[t["name"]] = t
+            for f in t.get("fields", []):
+                walk(f["type"])
+            for k in ("items", "values"):
+                if k in t:
+                    walk(t[k])
+
+    for f in schema.raw["fields"]:
+        walk(f["type"])
+    return found

@@ -15,6 +15,7 @@ from streams.casestate import CLASSES, FORMAT, STATE_SCHEMAS, StateCodec, StateE
 from streams.jsonlines import parse_line
 from streams.schemas import from_json, to_json
 from tests.scenarios.loader import load_all, row_of_output
+from tests.support.records import named_types
 from tests.support.step import Out, Step
 
 FIXTURE = Path(__file__).parents[1] / "data" / "case_state_format3.jsonl"
@@ -117,21 +118,8 @@ def test_a_changelog_written_by_the_format_before_is_restored_and_decided_on(cod
 
 
 def test_the_newest_schema_has_exactly_the_fields_of_the_core_s_values(codec):
-    states = StateCodec(codec.registry)
-    found = {}
-
-    def walk(schema):
-        if isinstance(schema, list):
-            for s in schema:
-                walk(s)
-        elif isinstance(schema, dict):
-            if schema.get("type") == "record":
-                found[schema["name"]] = [f["name"] for f in schema["fields"]]
-                for f in schema["fields"]:
-                    walk(f["type"])
-            elif schema.get("type") == "array":
-                walk(schema["items"])
-
-    walk(states.latest.raw)
+    latest = StateCodec(codec.registry).latest
+    records = {name: t for name, t in named_types(latest).items() if t["type"] == "record"}
+    records[latest.type_name] = latest.raw
     for name, cls in CLASSES.items():
-        assert found[name] == [f.name for f in dataclasses.fields(cls)], name
+        assert [f["name"] for f in records[name]["fields"]] == [f.name for f in dataclasses.fields(cls)], name

@@ -9,6 +9,7 @@ from streams.codec import Coordinates, Decoded
 from streams.errors import SchemaError
 from streams.schemas import SchemaRegistry, snake_case, to_json
 from streams.topics import SPECS
+from tests.support.records import named_types
 
 SAMPLES = Path(__file__).parents[1] / "samples" / "published.json"
 
@@ -40,32 +41,13 @@ def test_every_event_carries_id_time_source_and_its_key(registry, spec):
             assert fields["source"] == "string"
 
 
-def _named_types(schema):
-    found = {}
-
-    def walk(t):
-        if isinstance(t, list):
-            for b in t:
-                walk(b)
-        elif isinstance(t, dict):
-            if t.get("type") in ("record", "enum"):
-                found[t["name"]] = t
-            for f in t.get("fields", []):
-                walk(f["type"])
-            for k in ("items", "values"):
-                if k in t:
-                    walk(t[k])
-
-    for f in schema.raw["fields"]:
-        walk(f["type"])
-    return found
 
 
 def test_a_named_type_means_the_same_in_every_schema(registry):
     # in the newest versions, which writers use; an older version may hold fewer symbols of an enum that grew
     seen = {}
     for s in (registry.latest(t) for t in registry.types):
-        for name, definition in _named_types(s).items():
+        for name, definition in named_types(s).items():
             if name in seen:
                 assert definition == seen[name][1], f"{name} differs between {seen[name][0]} and {s.label}"
             else:
@@ -80,7 +62,7 @@ def test_each_event_dataclass_has_exactly_its_schemas_fields(registry, type_name
 
 
 def test_nested_dataclasses_match_their_records(registry):
-    named = _named_types(registry.latest("CriminalHistoryRecorded")) | _named_types(registry.latest("BookingRecorded"))
+    named = named_types(registry.latest("CriminalHistoryRecorded")) | named_types(registry.latest("BookingRecorded"))
     for cls in (events.Charge, events.Conviction):
         assert {f.name for f in dataclasses.fields(cls)} == {f["name"] for f in named[cls.__name__]["fields"]}
 
