@@ -28,7 +28,13 @@ from streams import clets
 from streams.casework import CaseWork, Result
 from streams.codec import HEADER_OUTPUT_ID, HEADER_SUPERSEDES, Codec, Coordinates, Encoded
 from streams.config import Settings
-from streams.faust_compat import CaseAssignor, drain_before_flush, flush_before_commit, partition_items
+from streams.faust_compat import (
+    CaseAssignor,
+    IdempotentProducer,
+    drain_before_flush,
+    flush_before_commit,
+    partition_items,
+)
 from streams.gatework import GateWork, RegistryReader
 from streams.law import rulebook
 from streams.localstate import EXIT_INFRASTRUCTURE, disk_free, take_rebuilt
@@ -116,6 +122,7 @@ def create_app(settings: Settings, clock: Clock = wall_clock, registry: Collecto
                for t in topics if t.spec.id in (*CASE_OUTPUTS, "clets_decisions", "deadletter")}
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
     app.transport.Consumer = consumer  # before the consumer is made, at the worker's start
+    app.transport.Producer = IdempotentProducer  # and the producer, at the first send
     table = app.tables.add(BytesTable(app, name="cases", beacon=app.tables.beacon, default=None,
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
     if settings.store != "memory":

@@ -17,7 +17,10 @@ private names. Each entry says what it relies on and why the public API does not
 - `CaseAssignor`: Faust's assignor with its assignment (`_perform_assignment`) asked for no more standbys than
   the group can hold;
 - `flush_before_commit`, `drain_before_flush`: Faust's producer methods wrapped, so a transaction holds what is
-  still in Faust's buffer and a flush waits for the states behind outputs.
+  still in Faust's buffer and a flush waits for the states behind outputs;
+- `IdempotentProducer`: Faust's aiokafka producer with the settings it builds its client from
+  (`Producer._settings_extra`) asking for idempotence whatever the processing guarantee; Faust asks for it only
+  under exactly-once and has no setting for it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from faust.assignor import PartitionAssignor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
 #: the longest the broker holds a fetch that finds nothing new (Faust asks aiokafka for 1,500 ms)
 FETCH_MAX_WAIT_MS = 50
@@ -75,6 +79,20 @@ class BriefFetchWaitThread(AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts and builds its fetcher
         return consumer
+
+
+class IdempotentProducer(AIOKafkaProducer):
+    """Faust's producer, idempotent at least once too: a retried send is written once.
+
+    A send whose request reached the broker but whose answer was lost (the broker killed, a connection cut) is
+    sent again by the client. Without idempotence the broker appends it a second time, and an output, a dead
+    letter or a state stands twice on its topic; the worker's check of the outputs' recent tail cannot see a
+    repeat made below it. With idempotence the broker knows the batch by its producer id and sequence and
+    keeps one copy. On Kafka 3 and later the producer needs only its topics' WRITE to be idempotent.
+    """
+
+    def _settings_extra(self) -> Any:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
 def flush_before_commit(producer: Any) -> None:

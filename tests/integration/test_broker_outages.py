@@ -10,12 +10,12 @@ import os
 import time
 from datetime import UTC, datetime
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaProducer
 
 from streams.localstate import EXIT_INFRASTRUCTURE
 from streams.produce import EventProducer
-from streams.topics import CASE_INPUTS
-from tests.support.kafka import end_offsets, read_all
+from streams.topics import CASE_INPUTS, CASE_OUTPUTS, changelog_of
+from tests.support.kafka import batches_on_disk, end_offsets, read_all
 from tests.support.worker import WorkerProcess, committed
 
 OUTAGES = int(os.environ.get("DT_TEST_OUTAGES", "2"))
@@ -88,3 +88,28 @@ def test_the_worker_resumes_after_each_broker_outage(settings, kafka_codec, tmp_
     directives = {m.key for m in read_all(settings.bootstrap_servers, kafka_codec.topics.name("custody_commands"))}
     expected = {f"{tag}-{i}".encode() for tag in ("before", *(f"after{k}" for k in range(OUTAGES))) for i in range(30)}
     assert expected <= directives, f"{len(expected - directives)} release(s) lost"
+
+
+def test_every_batch_the_worker_writes_is_idempotent(live, settings, kafka_codec, broker):
+    """A send whose answer the outage cut off is sent again; the broker keeps one copy only of a batch that carries
+    its producer's id and sequence. Every output, dead letter and state the worker writes must."""
+    feed, _ = live
+    at = datetime(2019, 6, 1, 16, tzinfo=UTC)
+    feed("BookingRecorded", {"event_id": "idem-1", "occurred_at": at, "source": "t", "booking_id": "B-IDEM",
+                             "person_id": "P-IDEM", "state": "CA", "county": "Alameda", "facility": "Santa Rita",
+                             "charges": [{"statute": "PC 242", "level": "MISDEMEANOR", "description": "battery",
+                                          "domestic_violence": False}]})
+    feed("ReleaseBecameDue", {"event_id": "idem-2", "occurred_at": at, "source": "t", "booking_id": "B-IDEM",
+                              "reason": "BAIL_POSTED", "release_at": at})
+    raw = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    raw.send(kafka_codec.topics.name("bookings"), key=b"B-IDEM", value=b"\x00not avro").get(timeout=30)
+    raw.close()
+    feed("Released", {"event_id": "idem-3", "occurred_at": at, "source": "t", "booking_id": "B-IDEM"})
+    written = {t: batches_on_disk(broker.home / "data", t)
+               for t in [*(kafka_codec.topics.name(o) for o in (*CASE_OUTPUTS, "deadletter")),
+                         changelog_of(settings.app_id)]}
+    for topic in (kafka_codec.topics.name("decisions"), kafka_codec.topics.name("deadletter"),
+                  changelog_of(settings.app_id)):
+        assert written[topic], f"nothing on {topic}: the test shows nothing"
+    plain = {t: [b for b in batches if b.producer_id < 0] for t, batches in written.items()}
+    assert not any(plain.values()), f"batches without a producer id: {plain}"

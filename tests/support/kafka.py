@@ -97,3 +97,26 @@ def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
         return {tp: o for tp, o in consumer.end_offsets(tps).items() if o}
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One record batch as the broker stored it: who wrote it, and where it stands in that writer's sequence."""
+
+    producer_id: int
+    base_sequence: int
+    records: int
+
+
+def batches_on_disk(data_dir, topic: str) -> list[Batch]:
+    """Every record batch in the log segments of a topic's partitions, read from the broker's own files."""
+    from pathlib import Path
+
+    from kafka.record import MemoryRecords
+
+    found = []
+    for segment in sorted(Path(data_dir).glob(f"{topic}-*/*.log")):
+        records = MemoryRecords(segment.read_bytes())
+        while (batch := records.next_batch()) is not None:
+            found.append(Batch(batch.producer_id, batch.base_sequence, len(list(batch))))
+    return found
