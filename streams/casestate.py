@@ -28,7 +28,7 @@ import zstandard
 
 from streams import engine
 from streams import events as ev
-from streams.cases.state import Case, evolve
+from streams.cases.state import Case, Interview, evolve
 from streams.config import REPO_ROOT
 from streams.decisions import Deadline
 from streams.law.detainers import Detainer
@@ -44,7 +44,7 @@ STATE_SCHEMAS = REPO_ROOT / "schemas" / "state"
 #: the record names of the schema that are the core's dataclasses; every other record is a tuple, field by field
 CLASSES: dict[str, type] = {"CaseState": engine.Booking, "Case": Case, "Facts": Facts, "Charge": ev.Charge,
                             "Conviction": ev.Conviction, "Finding": Finding, "Detainer": Detainer,
-                            "Deadline": Deadline}
+                            "Deadline": Deadline, "Interview": Interview}
 _EVENT = "StoredEvent"
 #: records whose values a booking keeps from one step to the next: converted once while held
 _HELD_RECORDS = frozenset({"Facts"})

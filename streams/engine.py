@@ -44,7 +44,8 @@ from streams.law.rulebook import RuleBook
 
 #: What happens at one instant, in the order the law takes it. Facts about the person and the charges come
 #: first, since every decision at that instant rests on them; then legal process and requests; then officers'
-#: presence, so that ICE arriving at the moment of release is there when the release moment is decided; then
+#: presence (and the person's answer to a request to interview them, which follows the request), so that ICE
+#: arriving at the moment of release is there when the release moment is decided; then
 #: the release falling due and the release moment itself (eligibility and hold ends, which are deadlines); then
 #: the person leaving custody, after the directive that lets them leave; then the overdue check, so that leaving
 #: exactly at the end of the grace is not late; last the clock, which completes the instant.
@@ -55,7 +56,7 @@ SAME_INSTANT_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("legal process", ("JudicialWarrantIssued", "CustodyBasisRecorded", "DetainerLodged", "DetainerAmended",
                        "DetainerLifted")),
     ("requests", ("IceInquiryReceived", "InterviewRequested", "ReleaseInfoShared", "CletsQueryMade")),
-    ("officers present", ("IceArrived",)),
+    ("officers present", ("IceArrived", "InterviewConsentRecorded")),
     ("release falls due", ("ReleaseBecameDue",)),
     ("release moment", (ELIGIBLE, HOLD_END)),
     ("leaving custody", ("Released", "Transferred")),

@@ -211,6 +211,15 @@ class InterviewRequested(BookingEvent):
 
 
 @dataclass(frozen=True)
+class InterviewConsentRecorded(BookingEvent):
+    """The person's answer on the written consent form to a request to interview them."""
+
+    request_id: str
+    answer: str
+    language: str
+
+
+@dataclass(frozen=True)
 class ProbableCauseFound(BookingEvent):
     """A magistrate held the person to answer (PC 872) on a charge."""
 
@@ -278,7 +287,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (BookingRecorded, ChargesAmended, CriminalHistoryRecorded, ReleaseBecameDue, CustodyBasisRecorded,
                 Released, Transferred, CitizenshipVerified, ReleaseInfoShared, FingerprintsSubmitted,
                 MatchReceived, DetainerLodged, DetainerAmended, DetainerLifted, IceArrived, IceInquiryReceived,
-                InterviewRequested, ProbableCauseFound, ConvictionRecorded, ChargeDismissed,
+                InterviewRequested, InterviewConsentRecorded, ProbableCauseFound, ConvictionRecorded, ChargeDismissed,
                 JudicialWarrantIssued, ClockTicked, CletsQueryMade, AgencyAgreementRecorded)
 }
 

@@ -47,7 +47,8 @@ GUARDED = (*CASE_INPUTS, "clock", "clets_queries", "clets_agreements")
 SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("bookings", "jail.bookings", "booking_id",
               ("BookingRecorded", "ChargesAmended", "CriminalHistoryRecorded", "ReleaseBecameDue",
-               "CustodyBasisRecorded", "Released", "Transferred", "CitizenshipVerified", "ReleaseInfoShared"),
+               "CustodyBasisRecorded", "Released", "Transferred", "CitizenshipVerified", "ReleaseInfoShared",
+               "InterviewConsentRecorded"),
               "jail management systems (streams.produce)", "booking lifecycle from the jail"),
     TopicSpec("biometrics", "biometrics.matches", "booking_id", ("FingerprintsSubmitted", "MatchReceived"),
               "FBI/ICE interfaces (streams.produce)", "fingerprint submissions and match results"),

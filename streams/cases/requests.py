@@ -9,7 +9,7 @@ from datetime import datetime
 
 from streams import events as ev
 from streams.cases import custody
-from streams.cases.state import Case, Transition, evolve
+from streams.cases.state import Case, Interview, Transition, evolve
 from streams.decisions import COMMAND, Emitter, Output
 from streams.law import rulings
 from streams.law.detainers import Detainer
@@ -178,7 +178,11 @@ def info_shared(book: RuleBook, case: Case, e: ev.ReleaseInfoShared) -> Transiti
 
 
 def interview(book: RuleBook, case: Case, e: ev.InterviewRequested) -> Transition:
-    """An interview needs the written consent form first, from 2017 (S33)."""
+    """From 2017 an interview needs the written consent form first, and the person's consent (S33).
+
+    Until the person's answer is recorded the interview is denied and the form is owed; an answer recorded before
+    the request (the same instant, or a feed out of order) decides it at once.
+    """
     emit, at, regime = Emitter(book, case.booking_id), e.occurred_at, _regime(book, case, e.occurred_at)
     unknown = rulings.unknown_jurisdiction(regime)
     if unknown is not None:
@@ -187,9 +191,48 @@ def interview(book: RuleBook, case: Case, e: ev.InterviewRequested) -> Transitio
     if not custody.truth_act(book, case, at):
         return Transition(case, (emit.decision(at, regime, "INTERVIEW", "PERMITTED", "interview.permitted",
                                                (e.event_id,)),))
+    known = next((i for i in case.interviews if i.request_id == e.request_id), None)
+    if known is not None and known.requested_at is not None:
+        return Transition(case)  # the same request again: the form is owed once
+    request = Interview(e.request_id, e.agency, at, e.event_id)
+    if known is not None:  # the answer came first
+        request = evolve(known, agency=e.agency, requested_at=at, request_event=e.event_id)
+    case = evolve(case, interviews=(*(i for i in case.interviews if i.request_id != e.request_id), request))
+    if request.answer is not None:
+        return Transition(case, (_consent_decision(book, case, request, at),))
     return Transition(case, (
-        emit.decision(at, regime, "INTERVIEW", "PERMITTED", "interview.truth-consent", (e.event_id,)),
+        emit.decision(at, regime, "INTERVIEW", "DENIED", "interview.awaiting-consent", (e.event_id,),
+                      discriminator=e.request_id),
         emit.notice(at, regime, "INTERVIEW_CONSENT", "truth.interview-consent", (e.event_id,), ("PERSON",))))
+
+
+def interview_consent(book: RuleBook, case: Case, e: ev.InterviewConsentRecorded) -> Transition:
+    """The person's answer on the consent form decides the request it answers; a later answer replaces it."""
+    known = next((i for i in case.interviews if i.request_id == e.request_id), None)
+    answered = evolve(known or Interview(e.request_id), answer=e.answer, language=e.language,
+                      answer_event=e.event_id)
+    case = evolve(case, interviews=(*(i for i in case.interviews if i.request_id != e.request_id), answered))
+    if answered.requested_at is None:
+        return Transition(case)  # kept for the request it answers
+    if not custody.truth_act(book, case, answered.requested_at):
+        return Transition(case)  # the interview was decided when asked, before the form was the law
+    return Transition(case, (_consent_decision(book, case, answered, e.occurred_at),))
+
+
+#: the person's answer: the outcome and the rule
+CONSENT_RULES = {"CONSENTED": ("PERMITTED", "interview.consented"),
+                 "ONLY_WITH_COUNSEL": ("PERMITTED", "interview.only-with-counsel"),
+                 "DECLINED": ("DENIED", "interview.declined")}
+
+
+def _consent_decision(book: RuleBook, case: Case, request: Interview, at: datetime) -> Output:
+    outcome, rule_id = CONSENT_RULES.get(request.answer or "", ("DENIED", "interview.declined"))
+    regime = _regime(book, case, at)
+    says = book.rule(rule_id).in_regime(regime)[1]
+    reason = f"{says}; the form was given in {(request.language or 'a language not recorded').title()}"
+    evidence = tuple(i for i in (request.request_event, request.answer_event) if i)
+    return Emitter(book, case.booking_id).decision(at, regime, "INTERVIEW", outcome, rule_id, evidence, reason,
+                                                   discriminator=f"{request.request_id}:{request.answer_event}")
 
 
 def released(book: RuleBook, case: Case, e: ev.Released) -> Transition:
@@ -229,6 +272,7 @@ HANDLERS = {
     ev.IceInquiryReceived: inquiry,
     ev.ReleaseInfoShared: info_shared,
     ev.InterviewRequested: interview,
+    ev.InterviewConsentRecorded: interview_consent,
     ev.Released: released,
     ev.Transferred: transferred,
 }

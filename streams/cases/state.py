@@ -30,6 +30,22 @@ def evolve(value: T, **changes: object) -> T:
 
 
 @dataclass(frozen=True)
+class Interview:
+    """A request to interview the person, and their answer on the written consent form once it is recorded.
+
+    An answer recorded before its request is kept (`agency` empty, `requested_at` None) until the request comes.
+    """
+
+    request_id: str
+    agency: str = ""
+    requested_at: datetime | None = None
+    request_event: str | None = None
+    answer: str | None = None
+    language: str | None = None
+    answer_event: str | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """Everything the law needs to know about one booking; a value."""
 
@@ -50,6 +66,8 @@ class Case:
     status: tuple[str, str] | None = None
     #: since when the person has been held on detainers alone (no charges, no other basis, no release due)
     detainers_alone_since: datetime | None = None
+    #: requests to interview the person (TRUTH Act) and their answers
+    interviews: tuple[Interview, ...] = ()
     generation: int = 0
     seen: frozenset[str] = frozenset()
 

@@ -66,14 +66,15 @@ def test_an_auditor_reads_a_state_with_the_schema_alone(codec):
 
 def test_a_state_of_an_older_schema_version_is_resolved_into_the_newer(codec, tmp_path):
     booking = next(b for b in _bookings(codec) if b.pending)
-    old = StateCodec(codec.registry).dump(booking)
+    states = StateCodec(codec.registry)
+    old, version = states.dump(booking), states.latest.version
     root = tmp_path / "state"
     shutil.copytree(STATE_SCHEMAS, root)
-    v2 = json.loads((root / "case_state" / "v1.avsc").read_text())
-    v2["fields"].append({"name": "reviewed_by", "type": ["null", "string"], "default": None})
-    (root / "case_state" / "v2.avsc").write_text(json.dumps(v2))
+    newest = json.loads((root / "case_state" / f"v{version}.avsc").read_text())
+    newest["fields"].append({"name": "reviewed_by", "type": ["null", "string"], "default": None})
+    (root / "case_state" / f"v{version + 1}.avsc").write_text(json.dumps(newest))
     newer = StateCodec(codec.registry, root)
-    assert newer.latest.version == 2
+    assert newer.latest.version == version + 1
     assert newer.read(old)["reviewed_by"] is None
     assert newer.load(old) == booking
 
