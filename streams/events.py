@@ -38,6 +38,8 @@ class Conviction:
     prop47_reduced: bool = False
     aggravated_felony: bool = False
     category_tags: tuple[str, ...] = ()
+    #: outside California: the California statute it is equivalent to by its elements (PC 667(d)(2)), if found
+    california_equivalent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,23 @@ def is_known(book: RuleBook, statute: str) -> bool:
     return classify(book, statute).known
 
 
+def california_statute(conviction: Conviction) -> str:
+    """The California statute a conviction is classified by.
+
+    Its own in California; outside California the equivalent by its elements given on the record (PC 667(d)(2)),
+    or '' when none is given, which the offense table does not know.
+    """
+    if conviction.jurisdiction == "CALIFORNIA":
+        return conviction.statute
+    return conviction.california_equivalent or ""
+
+
 def categories_of(book: RuleBook, conviction: Conviction) -> list[str]:
     """The 7282.5(a)(3) categories of a conviction, by named section or by explicit tag (A5)."""
     tagged = [t[len(TAG_CATEGORY):-1] for t in conviction.category_tags if t.startswith(TAG_CATEGORY)]
-    named = classify(book, conviction.statute).categories
-    if named and _underlying(conviction.statute) != conviction.statute:
+    statute = california_statute(conviction)
+    named = classify(book, statute).categories
+    if named and _underlying(statute) != statute:
         named = named | {"P"}
     return sorted(set(tagged).union(named) & set(book.categories))
 
@@ -122,10 +134,14 @@ def _basis(book: RuleBook, criterion: str, detail: str, evidence: tuple[str, ...
 
 def _conviction_criteria(book: RuleBook, facts: Facts, regime: str, on: date) -> Iterator[Basis]:
     for conviction, event_id in facts.convictions:
-        if is_prop47_misdemeanor(book, conviction.statute, conviction.level, conviction.prop47_reduced):
+        statute = california_statute(conviction)
+        # an equivalent only adds: it never takes a conviction elsewhere out as a Prop 47 misdemeanor
+        own = conviction.statute if conviction.jurisdiction == "CALIFORNIA" else ""
+        if is_prop47_misdemeanor(book, own, conviction.level, conviction.prop47_reduced):
             continue
-        what = f"{conviction.level.lower()} {conviction.statute} convicted {_convicted_on(conviction)}"
-        if conviction.level == "FELONY" and is_serious_or_violent(book, conviction.statute, conviction.category_tags):
+        equivalent = f" (in California {statute})" if statute and statute != conviction.statute else ""
+        what = f"{conviction.level.lower()} {conviction.statute}{equivalent} convicted {_convicted_on(conviction)}"
+        if conviction.level == "FELONY" and is_serious_or_violent(book, statute, conviction.category_tags):
             yield _basis(book, "7282.5(a)(1)", what, (event_id,))
         if _state_prison_felony(book, conviction):
             yield _basis(book, "7282.5(a)(2)", what, (event_id,))
@@ -158,13 +174,13 @@ def _state_prison_felony(book: RuleBook, conviction: Conviction) -> bool:
     if not after_realignment:  # A8
         return False
     return is_serious_or_violent(book, conviction.statute, conviction.category_tags) or \
-        book.offenses.classify(conviction.statute).state_prison
+        book.offenses.classify(conviction.statute).state_prison  # a California conviction: its own statute
 
 
 def _listed_within_window(book: RuleBook, conviction: Conviction, regime: str, on: date) -> list[str]:
     categories = categories_of(book, conviction)
     if conviction.level == "MISDEMEANOR":
-        wobbler = classify(book, conviction.statute).wobbler or "WOBBLER" in conviction.category_tags
+        wobbler = classify(book, california_statute(conviction)).wobbler or "WOBBLER" in conviction.category_tags
         categories = [c for c in categories if wobbler and not book.categories[c].felony_only]
         years = book.windows["misdemeanor_limb"].get(regime)
     elif conviction.level == "FELONY":
@@ -214,9 +230,13 @@ def unsettled(book: RuleBook, facts: Facts, regime: str, kind: str) -> tuple[tup
         if conviction.jurisdiction == "CALIFORNIA" and not is_known(book, conviction.statute):
             out.append((event_id, f"conviction of {conviction.statute} ({conviction.level.lower()}), which the offense "
                                   "table does not know"))
-        elif conviction.jurisdiction not in ("CALIFORNIA", "FEDERAL"):
+        elif conviction.jurisdiction not in ("CALIFORNIA", "FEDERAL") and not conviction.california_equivalent:
             out.append((event_id, f"conviction of {conviction.statute} outside California, whose California "
                                   "equivalent is not given"))
+        elif conviction.jurisdiction not in ("CALIFORNIA", "FEDERAL") and not is_known(
+                book, conviction.california_equivalent or ""):
+            out.append((event_id, f"conviction of {conviction.statute} outside California, whose California "
+                                  f"equivalent {conviction.california_equivalent} the offense table does not know"))
     findings_count = (regime == "CA_VALUES" and kind in book.criteria["7282.5(b)"].unlocks) or regime == "CA_TRUST"
     for finding in facts.findings if findings_count else ():
         charge = finding.charge

@@ -77,7 +77,16 @@ def test_every_published_sample_still_decodes(codec):
         result = codec.decode(bytes.fromhex(sample["value_hex"]), headers, Coordinates("x", 0, 0))
         assert isinstance(result, Decoded), f"{type_name}: {result}"
         decoded = to_json(codec.registry.latest(type_name), result.record)
-        assert {k: decoded[k] for k in sample["json"]} == sample["json"]
+        assert _written(decoded, sample["json"]) == sample["json"]
+
+
+def _written(decoded, sample):
+    """What was decoded of the fields the sample was written with (a newer version adds defaulted fields)."""
+    if isinstance(sample, dict):
+        return {k: _written(decoded[k], v) for k, v in sample.items()}
+    if isinstance(sample, list):
+        return [_written(d, v) for d, v in zip(decoded, sample, strict=True)]
+    return decoded
 
 
 def test_a_broken_schema_stops_loading_and_names_the_file(tmp_path):

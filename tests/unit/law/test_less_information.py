@@ -27,7 +27,8 @@ convictions = st.builds(
     Conviction, statute=st.sampled_from(STATUTES), level=st.sampled_from(["FELONY", "MISDEMEANOR"]),
     conviction_date=st.dates(date(1995, 1, 1), date(2019, 5, 1)),
     jurisdiction=st.sampled_from(["CALIFORNIA", "CALIFORNIA", "FEDERAL", "OTHER_STATE"]),
-    aggravated_felony=st.booleans(), category_tags=st.lists(st.sampled_from(TAGS), unique=True, max_size=2).map(tuple))
+    aggravated_felony=st.booleans(), category_tags=st.lists(st.sampled_from(TAGS), unique=True, max_size=2).map(tuple),
+    california_equivalent=st.one_of(st.none(), st.sampled_from(STATUTES)))
 findings = st.builds(Finding, charge=st.builds(Charge, statute=st.sampled_from(STATUTES),
                                                level=st.sampled_from(["FELONY", "MISDEMEANOR"])),
                      on=st.just(date(2019, 5, 20)), event_id=st.just("finding"))
@@ -42,12 +43,14 @@ def permits(facts: Facts, regime: str, kind: str) -> bool:
 
 
 def lessened(facts: Facts):
-    """Every history with one tag, or one adding flag, taken off one conviction."""
+    """Every history with one tag, one adding flag, or a California equivalent taken off one conviction."""
     for i, (conviction, event_id) in enumerate(facts.convictions):
         less = [replace(conviction, category_tags=tuple(t for t in conviction.category_tags if t != tag))
                 for tag in conviction.category_tags]
         if conviction.aggravated_felony:
             less.append(replace(conviction, aggravated_felony=False))
+        if conviction.california_equivalent is not None:
+            less.append(replace(conviction, california_equivalent=None))
         for fewer in less:
             yield replace(facts, convictions=facts.convictions[:i] + ((fewer, event_id),) + facts.convictions[i + 1:])
 
@@ -72,6 +75,19 @@ def test_an_unknown_statute_permits_nothing_and_is_named_for_review(facts, regim
         assert permits(facts, regime, kind) == permits(known, regime, kind)
         named = {e for e, _ in unsettled(BOOK, facts, regime, kind)}
         assert {e for _, e in unknown} <= named
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories, st.sampled_from(sorted(KINDS)))
+def test_a_conviction_elsewhere_without_its_california_equivalent_permits_nothing_and_is_named_for_review(facts,
+                                                                                                         regime):
+    """Whatever its section reads ('PC 211' in another state's record), only the equivalent given counts."""
+    bare = [(c, e) for c, e in facts.convictions if c.jurisdiction == "OTHER_STATE" and not c.category_tags
+            and c.california_equivalent is None]
+    rest = replace(facts, convictions=tuple(x for x in facts.convictions if x not in bare))
+    for kind in KINDS[regime]:
+        assert permits(facts, regime, kind) == permits(rest, regime, kind)
+        assert {e for _, e in bare} <= {e for e, _ in unsettled(BOOK, facts, regime, kind)}
 
 
 def test_the_second_prongs_reach_a_state_prison_felony_and_the_2014_text_excludes_domestic_violence():
