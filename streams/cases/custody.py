@@ -41,7 +41,8 @@ def history(book: RuleBook, case: Case, e: ev.CriminalHistoryRecorded) -> Transi
     registrant = e.event_id if (e.sex_registrant or e.arson_registrant) else None
     return Transition(evolve(case, person_id=case.person_id or e.person_id,
                               facts=evolve(case.facts, convictions=case.facts.convictions + added,
-                                            registrant_event=registrant)))
+                                            registrant_event=registrant,
+                                            history_events=case.facts.history_events + (e.event_id,))))
 
 
 def dismissed(book: RuleBook, case: Case, e: ev.ChargeDismissed) -> Transition:

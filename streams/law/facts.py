@@ -31,3 +31,6 @@ class Facts:
     findings: tuple[Finding, ...] = ()
     federal_warrant_event: str | None = None
     citizen_event: str | None = None
+    #: the criminal history records received: none means the history was not checked (or not sent), which is not
+    #: the same as checked with nothing qualifying
+    history_events: tuple[str, ...] = ()

@@ -98,7 +98,8 @@ def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible
         on = local_date(eligible_at, zone)
         bases = tuple(b for b in criteria_met(book, facts, regime, on) if "HOLD" in b.unlocks)
         if not bases:
-            return Ruling(DENIED, "hold.trust-no-criterion", regime, evidence=evidence,
+            reason, checked = _history(book, facts, "hold.trust-no-criterion", regime)
+            return Ruling(DENIED, "hold.trust-no-criterion", regime, reason, evidence + checked,
                           unsettled=unsettled(book, facts, regime, "HOLD"))
         rule_id = "hold.trust-criterion"
     return _hold_until(book, span.end, served, eligible_at, zone, rule_id, regime, bases)
@@ -141,7 +142,20 @@ def _values_bases(book: RuleBook, facts: Facts, regime: str, at: datetime, zone:
     if barred:
         return Ruling(DENIED, barred_rule, regime, evidence=(barred,))
     bases = tuple(b for b in criteria_met(book, facts, regime, local_date(at, zone)) if kind in b.unlocks)
-    return bases or Ruling(DENIED, denied_rule, regime, unsettled=unsettled(book, facts, regime, kind))
+    if bases:
+        return bases
+    reason, checked = _history(book, facts, denied_rule, regime)
+    return Ruling(DENIED, denied_rule, regime, reason, checked, unsettled=unsettled(book, facts, regime, kind))
+
+
+def _history(book: RuleBook, facts: Facts, rule_id: str, regime: str) -> tuple[str, tuple[str, ...]]:
+    """A denial for want of a criterion says whether the history was checked: the reason, and the records."""
+    says = book.rule(rule_id).in_regime(regime)[1]
+    records = facts.history_events
+    if records:
+        return (f"{says}; criminal history checked ({len(records)} record{'s' if len(records) > 1 else ''}): "
+                "nothing on it qualifies", records)
+    return f"{says}; no criminal history on record: it was not checked, or not sent", ()
 
 
 def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicial: tuple[str, ...],
