@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _decide_parser(sub)
     _replay_parser(sub)
     _state_parser(sub)
+    _report_parser(sub)
     _worker_parser(sub)
     _agencies_parser(sub)
     _acl_parser(sub)
@@ -669,6 +670,18 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.replay import command
 
     return command.run(args, settings, _codec(settings))
+
+
+def _report_parser(sub: Any) -> None:
+    from streams.replay import transfers
+
+    transfers.add_parser(sub, _report)
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.replay import transfers
+
+    return transfers.run(args, settings, _codec(settings))
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
