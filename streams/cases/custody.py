@@ -108,7 +108,7 @@ def zone(book: RuleBook, case: Case) -> ZoneInfo:
 def at_eligibility(book: RuleBook, case: Case, at: datetime) -> Transition:
     """At T_elig: a permitted hold until its end, else release or hand-over now."""
     emit = Emitter(book, case.booking_id)
-    ruling = rulings.hold(book, case.facts, case.detainers, at, zone(book, case))
+    ruling = rulings.hold(book, case.facts, case.detainers, at, zone(book, case), case.judicial)
     if ruling is None or not ruling.permitted:
         first = () if ruling is None else (emit.decision(at, ruling.regime, "HOLD", ruling.outcome, ruling.rule_id,
                                                          ruling.evidence + eligibility_evidence(case), ruling.reason),

@@ -67,7 +67,7 @@ def _answers(book: RuleBook, case: Case, at: datetime, notify: rulings.Ruling | 
         if part == "NOTIFY":
             comply = notify is not None and notify.permitted
         elif part == "HOLD":
-            held = rulings.hold(book, case.facts, case.detainers, at, custody.zone(book, case))
+            held = rulings.hold(book, case.facts, case.detainers, at, custody.zone(book, case), case.judicial)
             comply = held is not None and held.permitted
         else:
             comply = rulings.transfer(book, case.facts, at, custody.zone(book, case), case.judicial, False).permitted

@@ -22,10 +22,16 @@ def overlay_active(book: RuleBook, state: str, overlay_id: str, at: datetime) ->
     return any(span.id == overlay_id and span.covers(at) for span in book.jurisdiction(state).overlays)
 
 
-def forbidding_policy(book: RuleBook, state: str, county: str | None, kind: str, at: datetime) -> Policy | None:
-    """A local policy in force at `at` that forbids `kind` (HOLD, NOTIFY, TRANSFER) in the county, if any."""
+def forbidding_policy(book: RuleBook, state: str, county: str | None, kind: str, at: datetime,
+                      met: frozenset[str] = frozenset()) -> Policy | None:
+    """A local policy in force at `at` that forbids `kind` (HOLD, NOTIFY, TRANSFER) in the county, if any.
+
+    A policy none of whose exceptions (`Policy.unless`) is among those `met` forbids; one whose exception is met
+    leaves the decision to state law.
+    """
     for policy in book.policies:
-        if policy.state == state and policy.county == county and kind in policy.forbids and at >= policy.start:
+        if policy.state == state and policy.county == county and kind in policy.forbids and at >= policy.start \
+                and not policy.unless & met:
             return policy
     return None
 

@@ -104,6 +104,11 @@ class Criterion:
     realignment_date: date | None = None
 
 
+#: what a local policy may except from what it forbids: federal judicial process on record (a judicial warrant or a
+#: judicial probable-cause determination), or a conviction of a serious or violent felony (PC 1192.7(c), 667.5(c))
+POLICY_EXCEPTIONS = ("JUDICIAL_WARRANT", "SERIOUS_OR_VIOLENT_CONVICTION")
+
+
 @dataclass(frozen=True)
 class Policy:
     """A stricter local law or policy: from `start` on, the listed kinds of cooperation are forbidden."""
@@ -114,6 +119,8 @@ class Policy:
     start: datetime
     forbids: frozenset[str]
     citation: str
+    #: the exceptions the policy itself allows (POLICY_EXCEPTIONS): where one is met, it forbids nothing
+    unless: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -356,8 +363,12 @@ def _policies(root: Path) -> tuple[Policy, ...]:
         if not forbids or forbids - set(REQUESTS):
             raise _fail(root, "policies.yaml", entry, f"forbids must list some of {', '.join(REQUESTS)}")
         start = _instant(_get(item, "from", root, "policies.yaml", entry), root, "policies.yaml", entry)
+        unless = frozenset(item.get("unless") or [])
+        if unless - set(POLICY_EXCEPTIONS):
+            raise _fail(root, "policies.yaml", entry, f"unknown exception(s) {sorted(unless - set(POLICY_EXCEPTIONS))}"
+                                                      f"; unless lists some of {', '.join(POLICY_EXCEPTIONS)}")
         out.append(Policy(str(item["id"]), state, county, start, forbids,
-                          str(_get(item, "citation", root, "policies.yaml", entry))))
+                          str(_get(item, "citation", root, "policies.yaml", entry)), unless))
     return tuple(out)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from streams.law.calendar import local_date
-from streams.law.carve_outs import Basis, criteria_met, prop47_bar, unsettled
+from streams.law.carve_outs import Basis, california_statute, criteria_met, is_serious_or_violent, prop47_bar, unsettled
 from streams.law.detainers import Detainer, hold_deadline, in_effect, requests
 from streams.law.facts import Facts
 from streams.law.regimes import forbidding_policy, regime_at
@@ -56,15 +56,27 @@ def unknown_jurisdiction(regime: str) -> Ruling | None:
     return Ruling(DENIED, "jurisdiction.unknown", regime)
 
 
-def _policy_denial(book: RuleBook, facts: Facts, kind: str, at: datetime, rule_id: str, regime: str) -> Ruling | None:
-    policy = forbidding_policy(book, facts.state, facts.county, kind, at)
+def _policy_denial(book: RuleBook, facts: Facts, kind: str, at: datetime, rule_id: str, regime: str,
+                   judicial: tuple[str, ...] = ()) -> Ruling | None:
+    policy = forbidding_policy(book, facts.state, facts.county, kind, at, _exceptions_met(book, facts, judicial))
     if policy is None:
         return None
-    return Ruling(DENIED, rule_id, regime, f"{policy.id}: {policy.citation}")
+    unmet = f" (none of its exceptions applies: {', '.join(sorted(policy.unless)).lower().replace('_', ' ')})" \
+        if policy.unless else ""
+    return Ruling(DENIED, rule_id, regime, f"{policy.id}: {policy.citation}{unmet}")
+
+
+def _exceptions_met(book: RuleBook, facts: Facts, judicial: tuple[str, ...]) -> frozenset[str]:
+    """The policy exceptions (rulebook.POLICY_EXCEPTIONS) the facts meet; tags and flags add, as everywhere."""
+    met = {"JUDICIAL_WARRANT"} if judicial else set()
+    if any(c.level == "FELONY" and is_serious_or_violent(book, california_statute(c), c.category_tags)
+           for c, _ in facts.convictions):
+        met.add("SERIOUS_OR_VIOLENT_CONVICTION")
+    return frozenset(met)
 
 
 def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible_at: datetime,
-         zone: ZoneInfo) -> Ruling | None:
+         zone: ZoneInfo, judicial: tuple[str, ...] = ()) -> Ruling | None:
     """Whether the jail may keep the person past `eligible_at` on the detainers lodged; None if none asks."""
     span = regime_at(book, facts.state, eligible_at)
     regime = span.id
@@ -84,7 +96,7 @@ def hold(book: RuleBook, facts: Facts, detainers: tuple[Detainer, ...], eligible
         return Ruling(DENIED, "hold.us-citizen", regime, evidence=evidence + (facts.citizen_event,))
     if regime == "CA_VALUES":
         return Ruling(DENIED, "hold.values-prohibited", regime, evidence=evidence)
-    denial = _policy_denial(book, facts, "HOLD", eligible_at, "hold.local-policy", regime)
+    denial = _policy_denial(book, facts, "HOLD", eligible_at, "hold.local-policy", regime, judicial)
     if denial:
         return Ruling(denial.outcome, denial.rule_id, regime, denial.reason, evidence)
     served = [d for d in asking if in_effect(book, d, eligible_at)]
@@ -166,7 +178,7 @@ def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicia
         return Ruling(DENIED, "jurisdiction.unknown", regime, evidence=judicial)
     if facts.citizen_event:
         return Ruling(DENIED, "transfer.us-citizen", regime, evidence=(facts.citizen_event,))
-    denial = _policy_denial(book, facts, "TRANSFER", at, "transfer.local-policy", regime)
+    denial = _policy_denial(book, facts, "TRANSFER", at, "transfer.local-policy", regime, judicial)
     if denial:
         return denial
     if regime in PRE_VALUES:
