@@ -222,6 +222,15 @@ class InterviewConsentRecorded(BookingEvent):
 
 
 @dataclass(frozen=True)
+class StatusQuestionAsked(BookingEvent):
+    """Jail or sheriff's staff asked the person about their immigration status."""
+
+    question_id: str
+    asked_by: str
+    purpose: str = "UNSPECIFIED"
+
+
+@dataclass(frozen=True)
 class ProbableCauseFound(BookingEvent):
     """A magistrate held the person to answer (PC 872) on a charge."""
 
@@ -289,7 +298,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (BookingRecorded, ChargesAmended, CriminalHistoryRecorded, ReleaseBecameDue, CustodyBasisRecorded,
                 Released, Transferred, CitizenshipVerified, ReleaseInfoShared, FingerprintsSubmitted,
                 MatchReceived, DetainerLodged, DetainerAmended, DetainerLifted, IceArrived, IceInquiryReceived,
-                InterviewRequested, InterviewConsentRecorded, ProbableCauseFound, ConvictionRecorded, ChargeDismissed,
+                InterviewRequested, InterviewConsentRecorded, StatusQuestionAsked, ProbableCauseFound,
+                ConvictionRecorded, ChargeDismissed,
                 JudicialWarrantIssued, ClockTicked, CletsQueryMade, AgencyAgreementRecorded)
 }
 

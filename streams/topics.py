@@ -48,7 +48,7 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("bookings", "jail.bookings", "booking_id",
               ("BookingRecorded", "ChargesAmended", "CriminalHistoryRecorded", "ReleaseBecameDue",
                "CustodyBasisRecorded", "Released", "Transferred", "CitizenshipVerified", "ReleaseInfoShared",
-               "InterviewConsentRecorded"),
+               "InterviewConsentRecorded", "StatusQuestionAsked"),
               "jail management systems (streams.produce)", "booking lifecycle from the jail"),
     TopicSpec("biometrics", "biometrics.matches", "booking_id", ("FingerprintsSubmitted", "MatchReceived"),
               "FBI/ICE interfaces (streams.produce)", "fingerprint submissions and match results"),

@@ -235,6 +235,21 @@ def _consent_decision(book: RuleBook, case: Case, request: Interview, at: dateti
                                                    discriminator=f"{request.request_id}:{request.answer_event}")
 
 
+def status_question(book: RuleBook, case: Case, e: ev.StatusQuestionAsked) -> Transition:
+    """Staff asked the person about immigration status: judged, and a violation where the law forbids it."""
+    emit, at = Emitter(book, case.booking_id), e.occurred_at
+    ruling = rulings.status_question(book, case.facts, at, e.purpose)
+    purpose = e.purpose.lower().replace("_", " ")
+    reason = f"{book.rule(ruling.rule_id).in_regime(ruling.regime)[1]}; asked by {e.asked_by}, purpose {purpose}"
+    outputs = [emit.decision(at, ruling.regime, "STATUS_QUESTION", ruling.outcome, ruling.rule_id, (e.event_id,),
+                             reason, discriminator=e.question_id)]
+    if not ruling.permitted:
+        outputs.append(emit.violation(at, ruling.regime, "UNAUTHORIZED_STATUS_QUESTION",
+                                      "violation.unauthorized-status-question", (e.event_id,),
+                                      f"{e.asked_by} asked about immigration status ({purpose})"))
+    return Transition(case, tuple(outputs))
+
+
 def released(book: RuleBook, case: Case, e: ev.Released) -> Transition:
     """The person left custody: every pending deadline of the case goes stale."""
     return Transition(evolve(case, left_custody=(e.occurred_at, e.event_id), generation=case.generation + 1))
@@ -273,6 +288,7 @@ HANDLERS = {
     ev.ReleaseInfoShared: info_shared,
     ev.InterviewRequested: interview,
     ev.InterviewConsentRecorded: interview_consent,
+    ev.StatusQuestionAsked: status_question,
     ev.Released: released,
     ev.Transferred: transferred,
 }

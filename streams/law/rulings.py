@@ -193,6 +193,26 @@ def transfer(book: RuleBook, facts: Facts, at: datetime, zone: ZoneInfo, judicia
                   _explain(bases) + "; at release, without extending custody", _evidence(bases))
 
 
+#: the purposes for which the Values Act lets staff ask about immigration status (7284.6(b)(4))
+STATUS_QUESTION_PURPOSES = ("T_OR_U_VISA_CERTIFICATION", "FIREARMS_CHECK_922D5")
+
+
+def status_question(book: RuleBook, facts: Facts, at: datetime, purpose: str) -> Ruling:
+    """Whether staff may ask the person about their immigration status (7284.6(a)(1)(A), (b)(4)).
+
+    A purpose other than the two the statute allows, or none given, is taken as immigration enforcement.
+    """
+    regime = regime_at(book, facts.state, at).id
+    unknown = unknown_jurisdiction(regime)
+    if unknown is not None:
+        return unknown
+    if regime in PRE_VALUES:
+        return Ruling(PERMITTED, "status-question.no-state-limit", regime)
+    if purpose in STATUS_QUESTION_PURPOSES:
+        return Ruling(PERMITTED, "status-question.values-exception", regime)
+    return Ruling(DENIED, "status-question.values-prohibited", regime)
+
+
 def personal_information(book: RuleBook, facts: Facts, at: datetime, public: bool) -> Ruling:
     """Whether the jail may give an address or other personal information (7284.6(a)(1)(D))."""
     regime = regime_at(book, facts.state, at).id
