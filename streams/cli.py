@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replay_parser(sub)
     _state_parser(sub)
     _report_parser(sub)
+    _tail_parser(sub)
     _worker_parser(sub)
     _agencies_parser(sub)
     _acl_parser(sub)
@@ -670,6 +671,18 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.replay import command
 
     return command.run(args, settings, _codec(settings))
+
+
+def _tail_parser(sub: Any) -> None:
+    from streams import tail
+
+    tail.add_parser(sub, _tail)
+
+
+def _tail(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import tail
+
+    return tail.run(args, settings, _codec(settings))
 
 
 def _report_parser(sub: Any) -> None:
