@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _state_parser(sub)
     _report_parser(sub)
     _tail_parser(sub)
+    _schema_parser(sub)
     _worker_parser(sub)
     _agencies_parser(sub)
     _acl_parser(sub)
@@ -425,24 +426,31 @@ def _produce_parser(sub: Any) -> None:
                                    "DT_EARLIEST_EVENT, is refused: history may be any age, the future may not. "
                                    "Exit 1 when any line was rejected.")
     p.add_argument("file", help="JSON-lines file, or - for standard input")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check every line as produce would (JSON, schema, size, time window, jurisdiction) and "
+                        "send nothing; no broker needed")
     p.set_defaults(handler=_produce)
 
 
 def _produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.admission import TimeWindow
-    from streams.produce import EventProducer, produce_file
+    from streams.produce import EventProducer, check_lines, produce_file
 
     codec = _codec(settings)
     stream = sys.stdin.buffer if args.file == "-" else _open(args.file)
     window = TimeWindow.around(datetime.now(UTC), settings.earliest, timedelta(seconds=settings.future_tolerance))
-    with EventProducer(settings.kafka_client_config(), codec) as producer:
-        report = produce_file(stream, producer, window)
+    if args.dry_run:
+        report = check_lines(stream, codec, window)
+    else:
+        with EventProducer(settings.kafka_client_config(), codec) as producer:
+            report = produce_file(stream, producer, window)
     for warned in report.warnings:
         print(f"warning: {warned}", file=sys.stderr)
     for bad in report.rejected:
         print(f"{args.file}: {bad}", file=sys.stderr)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(report.by_type.items()))
-    print(f"sent {report.sent} event(s){': ' + kinds if kinds else ''}; rejected {len(report.rejected)}"
+    verb = "would send" if args.dry_run else "sent"
+    print(f"{verb} {report.sent} event(s){': ' + kinds if kinds else ''}; rejected {len(report.rejected)}"
           + (f"; {len(report.warnings)} taken otherwise than written" if report.warnings else ""))
     return 0 if report.ok else EXIT_REJECTED
 
@@ -671,6 +679,25 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.replay import command
 
     return command.run(args, settings, _codec(settings))
+
+
+def _schema_parser(sub: Any) -> None:
+    p = sub.add_parser("schema", help="list the event and output types, or show one type's fields",
+                       description="Without a type: every event and output type, its newest schema version and "
+                                   "its topic. With one: each field of its JSON form (nested records expanded as "
+                                   "charges[].statute), its type in words, whether it may be left out and its "
+                                   "default, and what it means.")
+    p.add_argument("type_name", nargs="?", metavar="TYPE", help="e.g. BookingRecorded")
+    p.add_argument("--version", type=int, dest="schema_version", help="an older version (default: the newest)")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(handler=_schema)
+
+
+def _schema(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.describe_schema import write
+
+    write(_codec(settings), args.type_name, args.json, sys.stdout, args.schema_version)
+    return 0
 
 
 def _tail_parser(sub: Any) -> None:

@@ -19,6 +19,10 @@ from streams.law import places
 from streams.law.places import Places
 from streams.schemas import from_json
 
+#: fields a line must give although the schema has a default for them (an older release wrote them so)
+ALWAYS_GIVEN: dict[str, tuple[str, ...]] = {"BookingRecorded": ("state",)}
+ALWAYS_GIVEN_WHY = {"state": "the two-letter USPS code: the jurisdiction is never assumed"}
+
 
 @dataclass(frozen=True)
 class Line:
@@ -62,9 +66,10 @@ def read_jsonl(lines: Iterable[str | bytes], codec: Codec, window: TimeWindow | 
             continue
         try:
             obj = parse_object(text)
-            if obj.get("type") == "BookingRecorded" and "state" not in obj:
-                raise Refused("INVALID_FIELD", "a booking record must say its 'state' (the two-letter USPS code): "
-                                               "the jurisdiction is never assumed")
+            for name in ALWAYS_GIVEN.get(str(obj.get("type")), ()):
+                if name not in obj:
+                    raise Refused("INVALID_FIELD", f"a {obj['type']} line must say its {name!r} "
+                                                   f"({ALWAYS_GIVEN_WHY[name]})")
             line = line_of(number, obj, codec)
             if window is not None:
                 window.check(line.record)

@@ -7,7 +7,7 @@ the event's key field so every event of a booking lands on the booking's partiti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,19 +80,8 @@ class EventProducer:
     def produce_lines(self, lines: Iterable[str | bytes], window: TimeWindow | None = None) -> ProduceReport:
         """Send every valid line, report every invalid one (and any the broker refused) with its number."""
         report = ProduceReport()
-        pending: list[tuple[Line, Any]] = []
-        for item in read_jsonl(lines, self.codec, window):
-            if isinstance(item, BadLine):
-                report.rejected.append(item)
-                continue
-            try:
-                message = self.codec.encode(item.type_name, item.record, validate=False)
-                check_size(message.value)  # what the worker would dead-letter, and the broker may refuse
-            except EventValidationError as exc:
-                report.rejected.append(BadLine(item.number, str(exc)))
-                continue
-            report.warnings += [BadLine(item.number, w) for w in item.warnings]
-            pending.append((item, self.send_encoded(message)))
+        pending = [(item, self.send_encoded(message)) for item, message in encoded_lines(lines, self.codec, report,
+                                                                                        window)]
         self.flush()
         for line, future in pending:
             try:
@@ -104,6 +93,33 @@ class EventProducer:
             report.by_type[line.type_name] = report.by_type.get(line.type_name, 0) + 1
         report.rejected.sort(key=lambda b: b.number)
         return report
+
+
+def encoded_lines(lines: Iterable[str | bytes], codec: Codec, report: ProduceReport,
+                  window: TimeWindow | None = None) -> Iterator[tuple[Line, Encoded]]:
+    """Every line that would be sent, encoded; each bad one (and each warning) goes into `report` with its number."""
+    for item in read_jsonl(lines, codec, window):
+        if isinstance(item, BadLine):
+            report.rejected.append(item)
+            continue
+        try:
+            message = codec.encode(item.type_name, item.record, validate=False)
+            check_size(message.value)  # what the worker would dead-letter, and the broker may refuse
+        except EventValidationError as exc:
+            report.rejected.append(BadLine(item.number, str(exc)))
+            continue
+        report.warnings += [BadLine(item.number, w) for w in item.warnings]
+        yield item, message
+
+
+def check_lines(lines: Iterable[str | bytes], codec: Codec, window: TimeWindow | None = None) -> ProduceReport:
+    """What `produce` would send and reject, sending nothing (`--dry-run`): `sent` counts the lines that would go."""
+    report = ProduceReport()
+    for item, _ in encoded_lines(lines, codec, report, window):
+        report.sent += 1
+        report.by_type[item.type_name] = report.by_type.get(item.type_name, 0) + 1
+    report.rejected.sort(key=lambda b: b.number)
+    return report
 
 
 def produce_file(stream: Iterable[str | bytes], producer: EventProducer,

@@ -76,3 +76,31 @@ def test_a_wrong_type_or_symbol_is_said_plainly_with_its_field(codec):
                           "I247A, I203, OTHER")
     assert reasons[2].startswith("BookingRecorded: level of a Charge is 'FELONIOUS'; it must be one of FELONY")
     assert not any("org.detainertracker" in r or "{'" in r for r in reasons)
+
+
+def test_a_dry_run_checks_every_line_as_produce_would_without_a_broker(tmp_path):
+    """No broker listens on the port given: a dry run still checks each line and reports it with its number."""
+    import os
+    import subprocess
+    import sys
+
+    from streams.localbroker import free_port
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join([
+        json.dumps(GOOD).encode(),
+        b"\xff\xfe not text",
+        json.dumps({**GOOD, "event_id": "e2", "booking_id": 12345}).encode(),
+        json.dumps({**GOOD, "event_id": "e3", "type": "BookingRecorded", "person_id": "P", "county": "Kern",
+                    "facility": "F", "charges": []}).encode(),
+        json.dumps({**GOOD, "event_id": "e4"}).encode(),
+    ]) + b"\n")
+    env = {**os.environ, "DT_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "produce", "--dry-run", str(path)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "would send 2 event(s): 2 Released; rejected 3" in result.stdout
+    bad = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+    assert [line.split(": ")[1] for line in bad] == ["line 2", "line 3", "line 4"]
+    assert "not UTF-8" in bad[0] and "booking_id is 12345; it must be a string" in bad[1]
+    assert "must say its 'state'" in bad[2]
