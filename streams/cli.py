@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -484,6 +485,9 @@ def _simulate_parser(sub: Any) -> None:
     p.add_argument("--detainers-per-day", type=float, help="statewide detainers per day (default 46.1)")
     p.add_argument("--output", help="write JSON lines to this file (- for stdout) instead of Kafka")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--state", type=Path,
+                   help="resume from this file and keep it: a run of the same seed, scale and counties goes on "
+                        "from where the last one stopped, with the events that come next (none sent twice)")
     p.set_defaults(handler=_simulate)
 
 
@@ -494,6 +498,19 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     config = simulate.SimConfig(start=live_from - timedelta(days=args.backfill_days), days=args.days,
                                 seed=args.seed, scale=args.scale, counties=tuple(args.county),
                                 detainers_per_day=args.detainers_per_day)
+    state = None
+    if args.state:
+        state = simulate.SimState.load(args.state, config)
+        if state is None:
+            state = simulate.SimState(config.seed, config.scale, config.counties, config.start)
+        else:  # the same simulation, from its first start; what it sent is skipped, the rest paced from now on
+            config = dataclasses.replace(config, start=state.start)
+            if state.sent_through is not None and state.sent_through > live_from:
+                live_from = state.sent_through
+            if not args.quiet:
+                print(f"resuming the simulation of {state.start.isoformat()} after "
+                      f"{state.sent_through.isoformat() if state.sent_through else 'its start'} ({args.state})",
+                      file=sys.stderr)
     sim = simulate.Simulator(config)
 
     def progress(stats: simulate.SimStats, elapsed: float) -> None:
@@ -511,14 +528,16 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             obj = {"type": type_name, **to_json(codec.registry.latest(type_name), record)}
             out.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
-        simulate.run(sim, write, speed, live_from, report)
+        simulate.run(sim, write, speed, live_from, report, state=state,
+                     checkpoint=(lambda: (out.flush(), state.save(args.state))) if state else None)
         out.flush()
         return 0
     from streams.produce import EventProducer
 
     with EventProducer(settings.kafka_client_config(), _codec(settings),
                        client_id="detainer-tracker-simulator") as p:
-        simulate.run(sim, p.send, speed, live_from, report, wall_clock=lambda: datetime.now(UTC))
+        simulate.run(sim, p.send, speed, live_from, report, wall_clock=lambda: datetime.now(UTC), state=state,
+                     checkpoint=(lambda: (p.flush(30), state.save(args.state))) if state else None)
     return 0
 
 

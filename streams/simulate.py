@@ -10,6 +10,7 @@ same events, whatever the speed: each county-day draws from its own seeded gener
 from __future__ import annotations
 
 import heapq
+import json
 import math
 import random
 import time
@@ -320,20 +321,96 @@ class SimStats:
                 f" to ICE {b.get('Transferred', 0):,}")
 
 
+@dataclass
+class SimState:
+    """Where a simulation stopped, so that the next run goes on from there with the events that come next.
+
+    A simulation is deterministic for its seed, scale, counties and start: run again from the same start, it makes
+    the same events, and the ones already sent (every event before `sent_through`, and the first `at_instant` at
+    that instant) are skipped. Saved as JSON (written whole, then renamed into place).
+    """
+
+    seed: int
+    scale: float
+    counties: tuple[str, ...]
+    start: datetime
+    sent_through: datetime | None = None
+    at_instant: int = 0
+
+    @classmethod
+    def load(cls, path: Path, config: SimConfig) -> SimState | None:
+        """The state saved for a simulation of the same seed, scale and counties; None when there is none."""
+        try:
+            saved = json.loads(path.read_text())
+            state = cls(int(saved["seed"]), float(saved["scale"]), tuple(saved["counties"]),
+                        datetime.fromisoformat(saved["start"]),
+                        datetime.fromisoformat(saved["sent_through"]) if saved.get("sent_through") else None,
+                        int(saved.get("at_instant", 0)))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: not a simulation state ({exc}); remove it to start afresh") from None
+        if (state.seed, state.scale, state.counties) != (config.seed, config.scale, config.counties):
+            return None  # another simulation: start afresh
+        return state
+
+    def after(self, events: Iterator[tuple[datetime, str, dict[str, Any]]]
+              ) -> Iterator[tuple[datetime, str, dict[str, Any]]]:
+        """The events not yet sent."""
+        seen = 0
+        for item in events:
+            if self.sent_through is not None and item[0] <= self.sent_through:
+                if item[0] < self.sent_through:
+                    continue
+                seen += 1
+                if seen <= self.at_instant:
+                    continue
+            yield item
+
+    def sent(self, at: datetime) -> None:
+        """Count one event sent."""
+        if at == self.sent_through:
+            self.at_instant += 1
+        else:
+            self.sent_through, self.at_instant = at, 1
+
+    def save(self, path: Path) -> None:
+        """Write the state (a partial file never replaces a good one)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"seed": self.seed, "scale": self.scale, "counties": list(self.counties),
+                                   "start": self.start.isoformat(),
+                                   "sent_through": self.sent_through.isoformat() if self.sent_through else None,
+                                   "at_instant": self.at_instant}) + "\n")
+        tmp.replace(path)
+
+
 def run(sim: Simulator, send: Any, speed: float | None = None, live_from: datetime | None = None,
-        progress: Any = None, progress_every: float = 2.0, wall_clock: Any = None) -> SimStats:
+        progress: Any = None, progress_every: float = 2.0, wall_clock: Any = None,
+        state: SimState | None = None, checkpoint: Any = None) -> SimStats:
     """Feed every simulated event to `send(type_name, record)`.
 
     Events before `live_from` go out as fast as they can (a backlog); from `live_from` on, one wall-clock
     second covers `speed` simulated seconds (`speed` None: no pacing at all). With `wall_clock` (a function
     returning the present), no event goes out before the present reaches it: a simulation that catches up with
     the present goes on in real time, since events from the future are refused. `progress(stats, elapsed)` is
-    called about every `progress_every` seconds and once at the end.
+    called about every `progress_every` seconds and once at the end. With `state`, the events it says were sent
+    are skipped and each one sent is counted in it; `checkpoint()` is called as often as progress, and once at the
+    end whatever ends the run (an interrupt too), to save it.
     """
+    try:
+        return _run(sim, send, speed, live_from, progress, progress_every, wall_clock, state, checkpoint)
+    finally:
+        if checkpoint is not None:
+            checkpoint()
+
+
+def _run(sim: Simulator, send: Any, speed: float | None, live_from: datetime | None, progress: Any,
+         progress_every: float, wall_clock: Any, state: SimState | None, checkpoint: Any) -> SimStats:
     stats = SimStats()
     began = last = time.monotonic()
     anchor: tuple[datetime, float] | None = None
-    for at, type_name, record in sim.events():
+    for at, type_name, record in (state.after(sim.events()) if state is not None else sim.events()):
         if speed and (live_from is None or at >= live_from):
             if anchor is None:
                 anchor = (at if live_from is None else live_from, time.monotonic())
@@ -344,9 +421,14 @@ def run(sim: Simulator, send: Any, speed: float | None = None, live_from: dateti
             time.sleep(ahead)
         send(type_name, record)
         stats.count(at, type_name)
+        if state is not None:
+            state.sent(at)
         now = time.monotonic()
-        if progress is not None and now - last >= progress_every:
-            progress(stats, now - began)
+        if now - last >= progress_every:
+            if progress is not None:
+                progress(stats, now - began)
+            if checkpoint is not None:
+                checkpoint()
             last = now
     if progress is not None:
         progress(stats, time.monotonic() - began)

@@ -33,7 +33,9 @@ cleanup() {
     $dt broker stop "${broker[@]}" >/dev/null && echo "stopped the broker" || echo "could not stop the broker: see $dt broker status"
   fi
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C (or a TERM) is how a run ends: it stops what was started and exits 0
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 if [ "$secure" = 1 ]; then start=(--secure --mtls-port "${DT_MTLS_PORT:-9094}"); else start=(); fi
 out=$($dt broker start "${broker[@]}" "${start[@]}")
@@ -87,10 +89,17 @@ fi
 speed=${DT_SIM_SPEED:-300}
 backfill=${DT_SIM_BACKFILL_DAYS:-1}
 catchup=${DT_SIM_CATCHUP_HOURS:-12}
-echo "simulating California jail traffic: ${backfill} day(s) of history at once, the last ${catchup} hour(s) at" \
-  "${speed}x real time, then real time (no event is sent before its time)"
+# the simulation's place is kept beside the broker's data: a second run on the same broker goes on from where the
+# last one stopped, with new events (a fresh broker folder starts a fresh simulation)
+sim_state=$home/simulation.json
+if [ -f "$sim_state" ]; then
+  echo "resuming the simulation where the last run stopped ($sim_state), then real time"
+else
+  echo "simulating California jail traffic: ${backfill} day(s) of history at once, the last ${catchup} hour(s) at" \
+    "${speed}x real time, then real time (no event is sent before its time)"
+fi
 as jail $dt simulate --start "now-${catchup}h" --backfill-days "$backfill" --speed "$speed" \
-  --seed "${DT_SIM_SEED:-1}" --quiet &
+  --seed "${DT_SIM_SEED:-1}" --state "$sim_state" --quiet &
 children+=($!)
 echo "live summary every 5 s (Ctrl-C stops everything this command started):"
 as auditor $dt watch --every 5 &

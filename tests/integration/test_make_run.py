@@ -68,13 +68,41 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, sec
                 check({"bootstrap_servers": f"127.0.0.1:{port}"})
         assert broker.pid() is not None
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        assert proc.wait(timeout=90) is not None
+        assert proc.wait(timeout=90) == 0, "Ctrl-C is how a run ends: exit 0"
         assert "stopped the broker" in log.read_text()
         assert broker.pid() is None and not broker.pid_file.exists()
+        if not secure:
+            proc = _second_run(env, home, port, tmp_path)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         broker.stop()
+
+
+def _second_run(env, home, port, tmp_path):
+    """A second run on the same broker goes on with the simulation: new events, none of the first run's again."""
+    import json
+    import sys
+
+    state = json.loads((home / "simulation.json").read_text())
+    assert state["sent_through"], state
+    log = tmp_path / "run2.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["bash", str(ROOT / "deploy/local/run.sh")], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    wait_until(lambda: "resuming the simulation" in log.read_text() and _decisions_flowing(log.read_text()),
+               timeout=240, describe=f"the second run resuming and deciding (log: {log})")
+    wait_until(lambda: json.loads((home / "simulation.json").read_text())["sent_through"] > state["sent_through"],
+               timeout=120, describe="the resumed simulation sending events past where the first run stopped")
+    read = subprocess.run([sys.executable, "-m", "streams.cli", "tail", "bookings", "biometrics", "detainers",
+                           "court"], env={**env, "DT_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}, capture_output=True,
+                          text=True, timeout=180)
+    assert read.returncode == 0, read.stderr
+    ids = [json.loads(line)["value"]["event_id"] for line in read.stdout.splitlines()]
+    assert ids and len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} event id(s) sent twice"
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=90) == 0
+    return proc
 
 
 def test_run_leaves_a_broker_it_did_not_start_running(broker, tmp_path):
