@@ -476,10 +476,10 @@ def _simulate_parser(sub: Any) -> None:
     p.add_argument("--days", type=float, help="simulated days to run (default: endless)")
     p.add_argument("--backfill-days", type=float, default=0.0,
                    help="start this many days before --start and send that history at once (default 0)")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated seconds per wall-clock second (default 1 = real time; 0 = no pacing); sent to "
-                        "Kafka, no event goes out before its time, so a simulation that reaches the present "
-                        "goes on in real time")
+    p.add_argument("--speed", type=float,
+                   help="simulated seconds per wall-clock second (1 = real time, the default into Kafka; 0 = no "
+                        "pacing, the default with --output); sent to Kafka, no event goes out before its time, so "
+                        "a simulation that reaches the present goes on in real time")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every booking rate (default 1)")
     p.add_argument("--county", action="append", default=[], help="only this county (repeatable)")
     p.add_argument("--detainers-per-day", type=float, help="statewide detainers per day (default 46.1)")
@@ -517,7 +517,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
         print(stats.line(elapsed), file=sys.stderr, flush=True)
 
     report = None if args.quiet else progress
-    speed = args.speed or None
+    speed = (args.speed if args.speed is not None else 0.0 if args.output else 1.0) or None
     if args.output:
         from streams.schemas import to_json
 

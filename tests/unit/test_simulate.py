@@ -136,3 +136,17 @@ def test_a_simulation_stopped_and_started_again_goes_on_with_the_events_that_com
     assert first + rest == whole and len(first) == len(whole) // 3
     # another seed is another simulation: its state is not this one's
     assert SimState.load(path, SimConfig(start=config.start, seed=6, counties=config.counties)) is None
+
+
+def test_simulating_into_a_file_is_not_paced_unless_asked(tmp_path):
+    """An hour and more of simulated traffic written to a file takes seconds, not the hour (no --speed given)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "sim.jsonl"
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "simulate", "--start", "2019-06-02T07:00:00+00:00",
+                             "--days", "0.05", "--county", "Kern", "--output", str(out), "--quiet"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    times = [line.split('"occurred_at":"')[1][:16] for line in out.read_text().splitlines()]
+    assert times and times[-1] > "2019-06-02T07:30", "less than half an hour simulated"
