@@ -111,6 +111,7 @@ def _broker_parser(sub: Any) -> None:
                    help="with --secure: the port for clients that authenticate by certificate alone (SSL; "
                         "default 9094)")
     p.add_argument("--roles", type=Path, help="roles file naming the principals (default deploy/access/roles.yaml)")
+    p.add_argument("--json", action="store_true", help="status: as JSON (running, pid, bootstrap, home, version)")
     p.set_defaults(handler=_broker)
 
 
@@ -139,7 +140,11 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
         print("stopped" if broker.stop() else "not running")
     else:
         pid = broker.pid()
-        print(f"running at {broker.bootstrap} (pid {pid})" if pid else "not running")
+        if args.json:
+            print(json.dumps({"running": pid is not None, "pid": pid, "bootstrap": broker.bootstrap,
+                              "home": str(home), "version": broker.version}))
+        else:
+            print(f"running at {broker.bootstrap} (pid {pid})" if pid else "not running")
         return 0 if pid else 3
     return 0
 
@@ -266,6 +271,7 @@ def _agencies_parser(sub: Any) -> None:
     p.add_argument("file", nargs="?", type=Path, help="load: YAML file with an `agencies:` list "
                                                      "(example: deploy/agencies.yaml)")
     p.add_argument("--dry-run", action="store_true", help="load: say what would change, produce nothing")
+    p.add_argument("--json", action="store_true", help="list: one JSON object per agency")
     p.set_defaults(handler=_agencies)
 
 
@@ -277,6 +283,12 @@ def _agencies(args: argparse.Namespace, settings: Settings) -> int:
     topic = codec.topics["clets_agreements"].name
     registry = agencies.read_registry(settings.kafka_client_config(), codec, topic)
     if args.action == "list":
+        if args.json:
+            from streams.schemas import to_json
+
+            for _, r in sorted(registry.items()):
+                print(json.dumps(to_json(codec.registry.latest(agencies.TYPE), r)))
+            return 0
         for agency_id, r in sorted(registry.items()):
             signed = r["agreement_signed_at"].date().isoformat() if r["agreement_signed_at"] else "-"
             revoked = r["revoked_at"].date().isoformat() if r["revoked_at"] else "-"
@@ -359,6 +371,7 @@ def _topics_parser(sub: Any) -> None:
                                    "alone, without a broker.")
     p.add_argument("action", choices=["create", "list"])
     p.add_argument("--declared", action="store_true", help="list: the declared topics only, without asking the broker")
+    p.add_argument("--json", action="store_true", help="list: one JSON object per topic")
     p.set_defaults(handler=_topics)
 
 
@@ -367,7 +380,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
 
     topics = Topics(settings)
     if args.action == "list":
-        return _list_topics(topics, None if args.declared else settings)
+        return _list_topics(topics, None if args.declared else settings, args.json)
     from streams.admin import admin_client, create_topics
 
     admin = admin_client(settings.kafka_client_config())
@@ -385,7 +398,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _list_topics(topics: Any, settings: Settings | None) -> int:
+def _list_topics(topics: Any, settings: Settings | None, as_json: bool = False) -> int:
     """The declared topics, and (given the settings) what the broker holds of each; 1 when it differs."""
     found: dict[str, int] | None = None
     if settings is not None:
@@ -408,6 +421,13 @@ def _list_topics(topics: Any, settings: Settings | None) -> int:
                       f"MISMATCH: {has} partitions")
             broker = f"broker {broker:<26} "
             differ += has != t.partitions
+        if as_json:
+            print(json.dumps({"id": t.spec.id, "name": t.name, "partitions": t.partitions, "key": t.spec.key_field,
+                              "cleanup_policy": t.spec.cleanup_policy, "retention": retention,
+                              "writer": t.spec.writer, "event_types": list(t.spec.event_types),
+                              "broker_partitions": found.get(t.name) if found is not None else None,
+                              "on_broker": None if found is None else found.get(t.name) == t.partitions}))
+            continue
         print(f"{t.name:<32} {t.partitions:>3} partitions  key {t.spec.key_field or '-':<11} "
               f"{t.spec.cleanup_policy:<7} {retention:<8} {broker}writer {t.spec.writer}")
     if differ:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from streams import agencies, clets
@@ -53,6 +54,9 @@ def test_agencies_load_sends_only_what_is_new_or_changed(settings, kafka_codec, 
     assert _cli(settings, "agencies", "list") == 0
     listed = capsys.readouterr().out
     assert "ICEHSI01" in listed and "revoked 2021-01-01" in listed and "2 agencies" in listed
+    assert _cli(settings, "agencies", "list", "--json") == 0
+    shown = {a["agency_id"]: a for a in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert len(shown) == 2 and shown["ICEHSI01"]["revoked_at"].startswith("2021-01-01")
 
 
 def test_a_bad_agency_file_is_refused_naming_the_entry(settings, tmp_path, capsys):

@@ -28,6 +28,12 @@ def test_list_says_what_the_broker_holds(broker):
     assert all("broker present" in line for line in after.stdout.splitlines()), after.stdout
     declared = _cli(broker.bootstrap, prefix, "list", "--declared")
     assert declared.returncode == 0 and "broker" not in declared.stdout
+    import json
+
+    shown = [json.loads(line) for line in _cli(broker.bootstrap, prefix, "list", "--json").stdout.splitlines()]
+    assert len(shown) == len(lines) and all(t["on_broker"] and t["broker_partitions"] == t["partitions"]
+                                            for t in shown)
+    assert next(t for t in shown if t["id"] == "bookings")["name"] == f"{prefix}jail.bookings"
 
 
 def test_list_with_an_unreachable_broker_is_an_error_not_a_list():

@@ -18,3 +18,14 @@ def test_a_bad_broker_port_in_the_environment_is_a_clear_error(tmp_path, monkeyp
     monkeypatch.setenv("DT_BROKER_PORT", "ninety")
     assert main(["broker", "status"]) == 2
     assert "DT_BROKER_PORT='ninety' is not a port number" in capsys.readouterr().err
+
+
+def test_broker_status_as_json(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("DT_BROKER_HOME", str(tmp_path / "b"))
+    monkeypatch.setenv("DT_BROKER_PORT", "19093")
+    assert main(["broker", "status", "--json"]) == 3
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == {**shown, "running": False, "pid": None, "bootstrap": "127.0.0.1:19093",
+                     "home": str(tmp_path / "b")}
