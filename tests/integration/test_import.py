@@ -13,7 +13,7 @@ from tests.support.kafka import end_offsets
 from tests.support.worker import WorkerProcess, outputs_on_kafka, wait_processed
 
 ROOT = Path(__file__).parents[2]
-PIERCE = ROOT.parent / "shared" / "data" / "pierce_county_wa_jail_ice_holds_uwchr" / "allholds.csv"
+PIERCE = ROOT / "tests" / "data" / "pierce_county_allholds.csv.gz"  # see tests/data/README.md
 MAP = ROOT / "deploy" / "imports" / "pierce-county-wa.yaml"
 
 

@@ -15,7 +15,7 @@ from streams.importer import ColumnMap, convert, read_rows
 from streams.law import rulebook
 
 ROOT = Path(__file__).parents[2]
-PIERCE = ROOT.parent / "shared" / "data" / "pierce_county_wa_jail_ice_holds_uwchr" / "allholds.csv"
+PIERCE = ROOT / "tests" / "data" / "pierce_county_allholds.csv.gz"  # see tests/data/README.md
 MAP = ROOT / "deploy" / "imports" / "pierce-county-wa.yaml"
 
 
