@@ -205,6 +205,18 @@ class IceInquiryReceived(BookingEvent):
 
 
 @dataclass(frozen=True)
+class OutOfCustodyInquiryReceived(BookingEvent):
+    """An immigration authority asked about a person not in custody; `booking_id` is the contact's reference."""
+
+    state: str
+    county: str
+    inquiry_id: str
+    agency: str
+    items: tuple[str, ...]
+    public_items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class InterviewRequested(BookingEvent):
     """An immigration authority asked to interview the person."""
 
@@ -298,6 +310,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (BookingRecorded, ChargesAmended, CriminalHistoryRecorded, ReleaseBecameDue, CustodyBasisRecorded,
                 Released, Transferred, CitizenshipVerified, ReleaseInfoShared, FingerprintsSubmitted,
                 MatchReceived, DetainerLodged, DetainerAmended, DetainerLifted, IceArrived, IceInquiryReceived,
+                OutOfCustodyInquiryReceived,
                 InterviewRequested, InterviewConsentRecorded, StatusQuestionAsked, ProbableCauseFound,
                 ConvictionRecorded, ChargeDismissed,
                 JudicialWarrantIssued, ClockTicked, CletsQueryMade, AgencyAgreementRecorded)

@@ -54,7 +54,7 @@ SPECS: tuple[TopicSpec, ...] = (
               "FBI/ICE interfaces (streams.produce)", "fingerprint submissions and match results"),
     TopicSpec("detainers", "ice.detainers", "booking_id",
               ("DetainerLodged", "DetainerAmended", "DetainerLifted", "IceArrived", "IceInquiryReceived",
-               "InterviewRequested"),
+               "InterviewRequested", "OutOfCustodyInquiryReceived"),
               "ICE interfaces (streams.produce)", "detainers, arrivals and requests from immigration authorities"),
     TopicSpec("court", "court.events", "booking_id",
               ("ProbableCauseFound", "ConvictionRecorded", "ChargeDismissed", "JudicialWarrantIssued"),

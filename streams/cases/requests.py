@@ -124,7 +124,30 @@ def inquiry(book: RuleBook, case: Case, e: ev.IceInquiryReceived) -> Transition:
     return Transition(case, tuple(outputs))
 
 
-def _answer(book: RuleBook, case: Case, e: ev.IceInquiryReceived, item: str, public: bool) -> list[Output]:
+def out_of_custody_inquiry(book: RuleBook, case: Case, e: ev.OutOfCustodyInquiryReceived) -> Transition:
+    """An inquiry about a person the agency does not hold (a roadside stop, a past contact).
+
+    There is no booking, so the jurisdiction is the agency's as the event names it; each item is answered as for a
+    person in custody (status under 1373, addresses under 7284.6(a)(1)(D)), but a release date or time, of which
+    there is none, is never given.
+    """
+    if case.facts.state is None:
+        state = book.places.state(e.state) or e.state
+        county = book.places.county(state, e.county) or e.county
+        case = evolve(case, facts=evolve(case.facts, state=state, county=county))
+    emit, at = Emitter(book, case.booking_id), e.occurred_at
+    outputs: list[Output] = []
+    for item in dict.fromkeys(e.items):
+        if item in RELEASE_ITEMS:
+            outputs.append(emit.decision(at, _regime(book, case, at), "NOTIFICATION", "DENIED",
+                                         "notify.not-in-custody", (e.event_id,), discriminator=item))
+        else:
+            outputs.extend(_answer(book, case, e, item, item in e.public_items))
+    return Transition(case, tuple(outputs))
+
+
+def _answer(book: RuleBook, case: Case, e: ev.IceInquiryReceived | ev.OutOfCustodyInquiryReceived, item: str,
+            public: bool) -> list[Output]:
     emit, at, evidence = Emitter(book, case.booking_id), e.occurred_at, (e.event_id,)
     regime = _regime(book, case, at)
     unknown = rulings.unknown_jurisdiction(regime)
@@ -285,6 +308,7 @@ HANDLERS = {
     ev.IceArrived: ice_arrived,
     ev.JudicialWarrantIssued: judicial_warrant,
     ev.IceInquiryReceived: inquiry,
+    ev.OutOfCustodyInquiryReceived: out_of_custody_inquiry,
     ev.ReleaseInfoShared: info_shared,
     ev.InterviewRequested: interview,
     ev.InterviewConsentRecorded: interview_consent,

@@ -46,7 +46,7 @@ def load(path: Path) -> Scenario:
         if type_name not in ("CletsQueryMade", "AgencyAgreementRecorded"):
             event["booking_id"] = booking
         events.append({**event, **(fields or {})})
-    if events and not any(e["type"] == "BookingRecorded" for e in events):
+    if events and not data.get("no_booking") and not any(e["type"] == "BookingRecorded" for e in events):
         # the specification's scenarios are California bookings: a booking record says so, as a jail's would
         state, _, county = str(data.get("jurisdiction", "CA/Sacramento")).partition("/")
         events.insert(0, {"type": "BookingRecorded", "event_id": f"{booking}-e0",
