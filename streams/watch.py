@@ -1,8 +1,9 @@
 """`detainer-tracker watch`: a live summary of what flows, for `make run` and operators at a terminal.
 
 It reads the case inputs and the outputs with a consumer of its own (no group, never disturbing the workers)
-and prints, every few seconds: events in, decisions out by kind and outcome, directives, violations, holds
-open, and releases due in the next hour of event time.
+and prints, every few seconds, one line: the latest event time (California time), events in, decisions out
+(with the holds permitted among the hold decisions), release and transfer directives, holds open, releases due in
+the next hour of event time, overdue releases, all violations, CLETS queries denied and dead letters.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.codec import Codec, Coordinates, Decoded
 from streams.reach import check
 from streams.topics import CASE_INPUTS
+
+#: the zone the summary shows times in (California's, as replay shows them)
+ZONE = ZoneInfo("America/Los_Angeles")
 
 
 @dataclass
@@ -65,17 +70,22 @@ class Summary:
             self.due.pop(r["booking_id"], None)
             self.holds.discard(r["booking_id"])
 
-    def line(self) -> str:
-        """One summary line."""
+    def line(self, zone: tzinfo = ZONE) -> str:
+        """One summary line, about 160 characters: the latest event time in `zone`, every count in one format.
+
+        Decisions are counted with the holds among them (permitted / all); `overdue` counts the OVERDUE_RELEASE
+        violations, `violations` all of them.
+        """
         now = self.latest
         soon = sum(1 for at in self.due.values() if now and now <= at < now + timedelta(hours=1))
-        top = ", ".join(f"{k} {v}" for k, v in self.decisions.most_common(6)) or "-"
-        when = now.isoformat(timespec="minutes") if now else "-"
-        return (f"[{when}] in {self.events_in:,} | decisions {sum(self.decisions.values()):,} ({top}) | "
-                f"releases {self.directives['RELEASE']:,} transfers {self.directives['TRANSFER_TO_IMMIGRATION']:,}"
-                f" | holds open {len(self.holds)} | releases due next hour {soon} | violations "
-                f"{sum(self.violations.values())} | CLETS denied {self.clets['DENIED']:,} of "
-                f"{sum(self.clets.values()):,} | dead letters {self.dead_letters}")
+        holds = sum(n for k, n in self.decisions.items() if k.startswith("HOLD "))
+        when = now.astimezone(zone).isoformat(sep=" ", timespec="minutes") if now else "-"
+        return (f"[{when}] in {self.events_in:,} | decisions {sum(self.decisions.values()):,} (holds "
+                f"{self.decisions['HOLD PERMITTED']:,}/{holds:,}) | releases {self.directives['RELEASE']:,} "
+                f"transfers {self.directives['TRANSFER_TO_IMMIGRATION']:,} | open {len(self.holds):,} | due 1h "
+                f"{soon:,} | overdue {self.violations['OVERDUE_RELEASE']:,} | violations "
+                f"{sum(self.violations.values()):,} | CLETS denied {self.clets['DENIED']:,} of "
+                f"{sum(self.clets.values()):,} | dead {self.dead_letters:,}")
 
 
 def watch(client_config: dict[str, Any], codec: Codec, every: float, report: Callable[[str], None],
