@@ -82,13 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     _worker_parser(sub)
     _agencies_parser(sub)
     _acl_parser(sub)
-    w = sub.add_parser("watch", help="print a live summary of what flows (events in, decisions out, holds open)")
+    w = sub.add_parser("watch", help="print a live summary of what flows (events in, decisions out, holds open)",
+                       description="Read the case inputs and outputs from the beginning (no consumer group) and print "
+                                   "one summary line every few seconds until interrupted: the latest event time "
+                                   "(California time), events in, decisions, directives, holds open, releases due "
+                                   "in the next hour, overdue releases, violations, CLETS denials, dead letters.")
     w.add_argument("--every", type=float, default=5.0, help="seconds between summary lines (default 5)")
     w.set_defaults(handler=_watch)
-    rules = sub.add_parser("check-rules", help="load and validate the rule book")
+    rules = sub.add_parser("check-rules", help="load and validate the rule book",
+                           description="Load the rule book (rules, regimes, forms, criteria, the offense table, "
+                                       "policies, calendar, places, the CLETS table) and check every reference; "
+                                       "print what it holds, or the file and entry that is wrong (exit 2).")
     rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
     rules.set_defaults(handler=_check_rules)
-    check = sub.add_parser("check-schemas", help="parse every schema and check it against its topic")
+    check = sub.add_parser("check-schemas", help="parse every schema and check it against its topic",
+                           description="Parse every schema version under schemas/, check that versions have no gaps "
+                                       "and that each topic's event types have a schema (exit 2 when not).")
     check.set_defaults(handler=_check_schemas)
     return parser
 
@@ -97,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _broker_parser(sub: Any) -> None:
-    p = sub.add_parser("broker", help="start, stop or inspect the local Kafka broker (KRaft, Maven jars)")
+    p = sub.add_parser("broker", help="start, stop or inspect the local Kafka broker (KRaft, Maven jars)",
+                       description="The local single-node KRaft broker, run on this machine's JVM from Kafka's "
+                                   "Maven Central jars (fetched once into .local/jars). start formats its storage "
+                                   "the first time and waits until it answers; stop stops only a broker this "
+                                   "folder started; status exits 0 when it runs, 3 when it does not.")
     p.add_argument("action", choices=["start", "stop", "status", "fetch"],
                    help="status exits 0 when the broker runs, 3 when it does not")
     p.add_argument("--home", type=Path, help="broker folder [env DT_BROKER_HOME] (default .local/broker in the "
@@ -208,7 +221,7 @@ def _acl_parser(sub: Any) -> None:
                                    "removes ACLs of its principals that it no longer asks for). check: print, "
                                    "from the ACLs the broker holds, what each principal may read and write, and "
                                    "where the broker differs from the roles file; exit 1 when it does.")
-    p.add_argument("action", choices=["apply", "check"])
+    p.add_argument("action", choices=["apply", "check"], help="write the ACLs, or print who can do what")
     p.add_argument("file", nargs="?", type=Path, help="roles file (default deploy/access/roles.yaml)")
     p.add_argument("--prune", action="store_true", help="apply: remove ACLs of the file's principals not in it")
     p.set_defaults(handler=_acl)
@@ -269,7 +282,7 @@ def _agencies_parser(sub: Any) -> None:
                        description="load: produce the entries of a YAML file that are new or changed (loading "
                                    "the same file twice writes nothing); entries are never deleted, an agency "
                                    "that loses access gets revoked_at. list: print the registry.")
-    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("action", choices=["load", "list"], help="load a file into the registry, or list the registry")
     p.add_argument("file", nargs="?", type=Path, help="load: YAML file with an `agencies:` list "
                                                      "(example: deploy/agencies.yaml)")
     p.add_argument("--dry-run", action="store_true", help="load: say what would change, produce nothing")
@@ -329,7 +342,7 @@ def _deploy_parser(sub: Any) -> None:
                                    "a KafkaTopic per declared topic, a KafkaUser per principal of the roles file "
                                    "with its ACLs, the workers' StatefulSet, the PodMonitor, the alert rules and "
                                    "the dashboards. --check: write nothing, exit 1 if the files differ.")
-    p.add_argument("target", choices=["kubernetes"])
+    p.add_argument("target", choices=["kubernetes"], help="what to write manifests for")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder (default deploy/kubernetes)")
     p.add_argument("--namespace", default=d.namespace, help=f"namespace (default {d.namespace})")
     p.add_argument("--workers", type=int, default=d.workers, help=f"worker replicas (default {d.workers})")
@@ -371,7 +384,7 @@ def _topics_parser(sub: Any) -> None:
                                    "the broker holds of it; exit 1 when a topic is missing or has another partition "
                                    "count, 2 when the broker cannot be reached. list --declared: the declarations "
                                    "alone, without a broker.")
-    p.add_argument("action", choices=["create", "list"])
+    p.add_argument("action", choices=["create", "list"], help="create the declared topics, or list them")
     p.add_argument("--declared", action="store_true", help="list: the declared topics only, without asking the broker")
     p.add_argument("--json", action="store_true", help="list: one JSON object per topic")
     p.set_defaults(handler=_topics)
@@ -493,7 +506,7 @@ def _simulate_parser(sub: Any) -> None:
     p = sub.add_parser("simulate", help="produce realistic California jail traffic",
                        description="Simulated bookings, matches, detainers, court events and releases at the "
                                    "2019 BSCC booking rates per county. Deterministic for a seed.")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="random seed: one seed, one simulation (default 1)")
     p.add_argument("--start", default="now", help="simulated start: ISO instant with offset, or 'now' (default)")
     p.add_argument("--days", type=float, help="simulated days to run (default: endless)")
     p.add_argument("--backfill-days", type=float, default=0.0,

@@ -95,8 +95,10 @@ def write(found: Iterable[dict[str, str]], fmt: str, out: TextIO) -> None:
 
 def add_parser(sub: Any, handler: Any) -> None:
     """`report transfers --year Y`."""
-    p = sub.add_parser("report", help="reports from the topics (transfers: the annual report to the DOJ)")
-    kinds = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    p = sub.add_parser("report", help="reports from the topics (transfers: the annual report to the DOJ)",
+                       description="Reports read from the topics. transfers: every hand-over to immigration "
+                                   "authorities in a year, with its basis (Gov. Code 7284.6(c)(2)).")
+    kinds = p.add_subparsers(dest="report", required=True, metavar="REPORT", help="which report")
     t = kinds.add_parser(
         "transfers", help="every hand-over to immigration authorities in a year, with its basis",
         description="The data of the annual report to the Department of Justice under Gov. Code 7284.6(c)(2): "
