@@ -8,12 +8,12 @@ import os
 import subprocess
 import sys
 
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import KafkaAdminClient
 
 from streams.jsonlines import parse_line
 from streams.produce import EventProducer
 from tests.scenarios.loader import load
-from tests.support.worker import WorkerProcess, wait_processed
+from tests.support.worker import WorkerProcess, last_offsets, wait_processed
 
 BOOKED = '[BookingRecorded, "{day}T09:00:00-07:00", {{state: CA, person_id: P{b}, county: Kern, facility: Lerdo, ' \
          'charges: [{{statute: "VC 23152(a)", level: MISDEMEANOR}}]}}]'
@@ -54,11 +54,7 @@ def test_the_transfer_report_lists_each_hand_over_of_the_year_with_its_basis(set
     try:
         with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
             metas = [producer.send(line.type_name, line.record).get(timeout=30) for line in lines]
-        positions: dict[TopicPartition, int] = {}
-        for meta in metas:
-            tp = TopicPartition(meta.topic, meta.partition)
-            positions[tp] = max(positions.get(tp, -1), meta.offset)
-        wait_processed(admin, settings.app_id, positions, 180, worker)
+        wait_processed(admin, settings.app_id, last_offsets(metas), 180, worker)
     finally:
         worker.stop()
         admin.close()

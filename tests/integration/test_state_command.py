@@ -6,11 +6,11 @@ import os
 import subprocess
 import sys
 
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import KafkaAdminClient
 
 from streams.jsonlines import parse_line
 from tests.scenarios.loader import CASES, load
-from tests.support.worker import WorkerProcess, wait_processed
+from tests.support.worker import WorkerProcess, last_offsets, wait_processed
 
 SCENARIO = "x16_values_act_a_conviction_the_offense_table_does_not_know_is_no_basis_and_goes_to_human_review"
 
@@ -32,11 +32,7 @@ def test_a_booking_s_state_is_read_back_from_the_changelog(settings, kafka_codec
     try:
         with EventProducer(settings.kafka_client_config(), kafka_codec) as producer:
             metas = [producer.send(line.type_name, line.record).get(timeout=30) for line in lines]
-        positions: dict[TopicPartition, int] = {}
-        for meta in metas:
-            tp = TopicPartition(meta.topic, meta.partition)
-            positions[tp] = max(positions.get(tp, -1), meta.offset)
-        wait_processed(admin, settings.app_id, positions, 180, worker)
+        wait_processed(admin, settings.app_id, last_offsets(metas), 180, worker)
     finally:
         worker.stop()
         admin.close()

@@ -8,14 +8,14 @@ import subprocess
 import sys
 import time
 
-from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 
 from streams.jsonlines import parse_line
 from streams.produce import EventProducer
 from streams.topics import Topics
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import end_offsets
-from tests.support.worker import WorkerProcess, wait_processed
+from tests.support.worker import WorkerProcess, last_offsets, wait_processed
 
 SCENARIO = "x16_values_act_a_conviction_the_offense_table_does_not_know_is_no_basis_and_goes_to_human_review"
 
@@ -51,11 +51,7 @@ def test_tail_reads_every_topic_decoded(settings, kafka_codec, tmp_path):
         raw = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
         metas.append(raw.send(bookings, key=b"X16", value=b"\x00not avro at all").get(timeout=30))
         raw.close()
-        positions: dict[TopicPartition, int] = {}
-        for meta in metas:
-            tp = TopicPartition(meta.topic, meta.partition)
-            positions[tp] = max(positions.get(tp, -1), meta.offset)
-        wait_processed(admin, settings.app_id, positions, 180, worker)
+        wait_processed(admin, settings.app_id, last_offsets(metas), 180, worker)
     finally:
         worker.stop()
     groups_before = _groups(admin)

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
@@ -64,6 +65,15 @@ class WorkerProcess:
             text = page.read().decode()
         return next((s.value for family in text_string_to_metric_families(text) for s in family.samples
                      if s.name == name and s.labels == labels), None)
+
+
+def last_offsets(metas: Any) -> dict[TopicPartition, int]:
+    """The last offset written on each partition, from the producer's record metadata (what to wait for)."""
+    positions: dict[TopicPartition, int] = {}
+    for meta in metas:
+        tp = TopicPartition(meta.topic, meta.partition)
+        positions[tp] = max(positions.get(tp, -1), meta.offset)
+    return positions
 
 
 def committed(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:
