@@ -58,7 +58,9 @@ def unknown_jurisdiction(regime: str) -> Ruling | None:
 
 def _policy_denial(book: RuleBook, facts: Facts, kind: str, at: datetime, rule_id: str, regime: str,
                    judicial: tuple[str, ...] = ()) -> Ruling | None:
-    policy = forbidding_policy(book, facts.state, facts.county, kind, at, _exceptions_met(book, facts, judicial))
+    policy = forbidding_policy(book, facts.state, facts.county, kind, at)
+    if policy is not None and policy.unless:  # the exceptions are weighed only where a policy allows some
+        policy = forbidding_policy(book, facts.state, facts.county, kind, at, _exceptions_met(book, facts, judicial))
     if policy is None:
         return None
     unmet = f" (none of its exceptions applies: {', '.join(sorted(policy.unless)).lower().replace('_', ' ')})" \
