@@ -8,7 +8,8 @@ engine's order as far as it can see it, as Kafka Streams merges the partitions o
 partition p of the case topics and the clock are buffered, and the one that comes first is handed over (by
 `occurred_at`, read from the Avro bytes whatever the record's timestamp; then by the engine's order of events at one
 instant, from the `dt-type` header), but only while every case topic of p either has a record buffered or has
-nothing more to fetch (its consumer position has reached its high watermark). Each topic-partition keeps its own
+nothing more to fetch (its consumer position has reached its high watermark; a topic-partition just assigned, whose
+first fetch has not come back, may have records and is waited for). Each topic-partition keeps its own
 order. When a topic whose records are awaited has not been fetched any further for MAX_HOLD seconds, the others go
 on without it: a topic that stops being fetched must not stop every release (what comes of it later is corrected by
 the engine); a worker that is merely slow keeps the order. Buffered records are not yet handed to the agent, so they
@@ -33,6 +34,8 @@ from streams.faust_compat import BriefFetchWaitThread, aiokafka_consumer, fetch_
 
 #: how long an awaited topic may go without being fetched further before the others go on without it
 MAX_HOLD = 30.0
+#: the fetch position of a topic-partition assigned but not fetched yet, whose high watermark is still unknown
+UNFETCHED = -1
 
 
 class EventTimeScheduler(DefaultSchedulingStrategy):
@@ -88,7 +91,11 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
             yield tp, record
 
     def _awaited(self, tp: Any, now: float) -> bool:
-        """True when the topic-partition has records not yet fetched and its fetch has moved in MAX_HOLD.
+        """True when the topic-partition may have records not yet fetched and its fetch has moved in MAX_HOLD.
+
+        After a restart or a rebalance each topic-partition's position is looked up from its committed offset and
+        its high watermark comes with its first fetch; they do not come back together, so until both are known
+        the topic-partition is awaited as one with records to fetch.
 
         A slow worker fetches every topic slowly, and waiting keeps the order; a topic whose fetch has not moved
         for MAX_HOLD is stalled, and the records of the others go on without it.
@@ -97,13 +104,17 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
             state = fetch_state(aiokafka_consumer(self.app), tp)
         except Exception:  # noqa: BLE001 - not assigned (any more), or no consumer: nothing to wait for
             return False
-        if state is None or state.highwater is None or not state.has_valid_position:
+        if state is None:
             return False
-        if state.position >= state.highwater:
+        if state.highwater is None or not state.has_valid_position:
+            position = UNFETCHED  # just assigned: its committed offset or its first fetch has not come back yet
+        elif state.position >= state.highwater:
             return False
+        else:
+            position = state.position
         moved = self._moved.get(tp)
-        if moved is None or moved[0] != state.position:
-            self._moved[tp] = moved = (state.position, now)
+        if moved is None or moved[0] != position:
+            self._moved[tp] = moved = (position, now)
         return now - moved[1] < MAX_HOLD
 
 

@@ -48,6 +48,30 @@ def test_records_wait_while_a_case_topic_of_their_partition_has_records_not_fetc
     assert got == [("court", 0), ("bookings", 0), ("court", 1), ("clock", 0)]
 
 
+def test_a_case_topic_just_assigned_and_not_fetched_yet_is_waited_for():
+    # after a restart one topic's first fetch came back before the other's committed offset was looked up: the
+    # fingerprints must not go before the booking that precedes them
+    unfetched = State(position=0, highwater=0)
+    unfetched.highwater, unfetched.has_valid_position = None, False
+    states = {TP("bookings", 0): unfetched, TP("court", 0): State(position=1, highwater=1)}
+    scheduler = _scheduler(states)
+    assert _names(scheduler.iterate({TP("court", 0): [Record(0, 20)]})) == []
+    unfetched.has_valid_position = True  # the offset is known, the first fetch not back yet
+    assert _names(scheduler.iterate({})) == []
+    states[TP("bookings", 0)] = State(position=1, highwater=1)
+    assert _names(scheduler.iterate({TP("bookings", 0): [Record(0, 10)]})) == [("bookings", 0), ("court", 0)]
+
+
+def test_a_case_topic_whose_first_fetch_never_comes_back_is_not_waited_for_past_max_hold(monkeypatch):
+    unfetched = State(position=0, highwater=0)
+    unfetched.highwater = None
+    scheduler = _scheduler({TP("bookings", 0): unfetched})
+    assert _names(scheduler.iterate({TP("court", 0): [Record(0, 20)]})) == []
+    later = scheduling.time.monotonic() + scheduling.MAX_HOLD + 1
+    monkeypatch.setattr(scheduling.time, "monotonic", lambda: later)
+    assert _names(scheduler.iterate({})) == [("court", 0)]
+
+
 def test_other_partitions_are_not_held_up():
     scheduler = _scheduler({TP("court", 0): State(0, 5)})
     got = scheduler.iterate({TP("bookings", 0): [Record(0, 1)], TP("bookings", 1): [Record(7, 2)]})
