@@ -45,6 +45,17 @@ def fetch_state(consumer: Any, tp: Any) -> Any:
     return consumer._subscription.subscription.assignment.state_value(tp)
 
 
+def fetch_position(app: Any, tp: Any) -> int | None:
+    """The app's consumer's fetch position of an assigned topic-partition, or None when it has none (yet)."""
+    try:
+        state = fetch_state(aiokafka_consumer(app), tp)
+    except Exception:  # noqa: BLE001 - not assigned (any more), or the consumer not started
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return state.position
+
+
 def partition_db(store: Any, partition: int) -> Any:
     """The RocksDB database holding one partition of a Faust rocksdict table."""
     return store._db_for_partition(partition)

@@ -37,3 +37,25 @@ def test_one_heal_is_tried_and_then_the_stall_is_known():
     assert watch.stalled({"p0": 3}, {}, now=62) == ["p0"] and watch.heal_tried("p0")
     watch.progressed("p0", 0, now=63)
     assert not watch.heal_tried("p0")
+
+
+def test_a_partition_whose_fetch_moves_is_read_even_while_nothing_of_it_is_handled():
+    # the event-time merge holds a court topic's fetched records until the bookings before them are taken
+    watch = StallWatch(patience=30)
+    watch.assigned(["court"], now=0)
+    watch.fetched("court", 0, now=10)
+    watch.fetched("court", 40, now=25)
+    assert watch.stalled({"court": 90}, {}, now=50) == []
+    assert watch.stalled({"court": 90}, {}, now=56) == ["court"]  # the fetch has not moved for 31 s
+    watch.fetched("court", 90, now=57)
+    assert watch.stalled({"court": 90}, {}, now=200) == []  # everything fetched: nothing left to read
+
+
+def test_a_fetch_position_seen_first_is_not_progress_and_a_new_assignment_forgets_it():
+    watch = StallWatch(patience=30)
+    watch.assigned(["p0"], now=0)
+    watch.fetched("p0", 3, now=29)
+    assert watch.stalled({"p0": 9}, {}, now=31) == ["p0"]
+    watch.assigned(["p0"], now=40)
+    watch.fetched("p0", 3, now=41)
+    assert watch.stalled({"p0": 9}, {}, now=71) == ["p0"]
