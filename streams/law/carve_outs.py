@@ -230,6 +230,10 @@ def unsettled(book: RuleBook, facts: Facts, regime: str, kind: str) -> tuple[tup
         if conviction.jurisdiction == "CALIFORNIA" and not is_known(book, conviction.statute):
             out.append((event_id, f"conviction of {conviction.statute} ({conviction.level.lower()}), which the offense "
                                   "table does not know"))
+        elif conviction.jurisdiction == "CALIFORNIA" and conviction.level == "FELONY" and classify(
+                book, conviction.statute).in_part:
+            out.append((event_id, f"conviction of {conviction.statute}, a section serious or violent in some "
+                                  "subdivisions or on some facts only, which the record does not give"))
         elif conviction.jurisdiction not in ("CALIFORNIA", "FEDERAL") and not conviction.california_equivalent:
             out.append((event_id, f"conviction of {conviction.statute} outside California, whose California "
                                   "equivalent is not given"))

@@ -19,7 +19,7 @@ SENTENCING = (STATE_PRISON, COUNTY_JAIL)
 #: how a statute is written: a code, a section, subdivisions in parentheses ("PC 245(a)(1)", "VC 23152")
 STATUTE = re.compile(r"^(PC|VC|HS|GC|WI) [0-9]+[a-z]{0,2}(\.[0-9]+[a-z]?)?(\([a-z0-9]+\))*$")
 _FIELDS = {"name", "serious", "violent", "attempt_serious", "wobbler", "prop47", "domestic_violence", "categories",
-           "sentencing", "sources", "unconfirmed"}
+           "sentencing", "sources", "unconfirmed", "serious_in_part"}
 _SUBDIVISION = re.compile(r"\([^()]*\)$")
 
 
@@ -44,6 +44,8 @@ class Offense:
     categories: frozenset[str] = frozenset()
     sentencing: str | None = None
     unconfirmed: str | None = None
+    #: serious or violent in some subdivisions or on some facts only, which the entry does not say
+    serious_in_part: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class Classification:
     domestic_violence: bool = False
     categories: frozenset[str] = frozenset()
     state_prison: bool = False
+    #: the most specific entry is a section serious or violent only in part: what it is depends on what it
+    #: does not say (a subdivision, the record), so a human must classify the conviction
+    in_part: bool = False
 
     @property
     def known(self) -> bool:
@@ -111,6 +116,7 @@ class OffenseTable:
             domestic_violence=any(o.domestic_violence for o in chain),
             categories=frozenset(c for o in chain for c in o.categories),
             state_prison=any(o.sentencing == STATE_PRISON or o.serious or o.violent for o in chain),
+            in_part=chain[0].serious_in_part and not any(o.serious or o.violent for o in chain),
         )
 
     def sections_of(self, category: str) -> tuple[str, ...]:
@@ -156,10 +162,12 @@ def _entry(statute: str, spec: Any, path: str, sources: set[str], categories: se
         raise RuleBookError(f"{where}: sentencing must be one of {', '.join(SENTENCING)}")
     if (spec.get("serious") or spec.get("violent")) and spec.get("sentencing") == COUNTY_JAIL:
         raise RuleBookError(f"{where}: a serious or violent felony is never sentenced under PC 1170(h)")
-    for flag in ("attempt_serious", "wobbler", "prop47", "domestic_violence"):
+    if spec.get("serious_in_part") and (spec.get("serious") or spec.get("violent")):
+        raise RuleBookError(f"{where}: serious_in_part is for a section the entry does not call serious or violent")
+    for flag in ("attempt_serious", "wobbler", "prop47", "domestic_violence", "serious_in_part"):
         if flag in spec and not isinstance(spec[flag], bool):
             raise RuleBookError(f"{where}: {flag} must be true or false")
     return Offense(statute, cited, spec.get("name"), spec.get("serious"), spec.get("violent"),
                    spec.get("attempt_serious", True), spec.get("wobbler", False), spec.get("prop47", False),
                    spec.get("domestic_violence", False), frozenset(spec.get("categories") or ()),
-                   spec.get("sentencing"), spec.get("unconfirmed"))
+                   spec.get("sentencing"), spec.get("unconfirmed"), spec.get("serious_in_part", False))

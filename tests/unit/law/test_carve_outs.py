@@ -4,7 +4,14 @@ import pytest
 
 from streams.events import Charge, Conviction
 from streams.law import rulebook
-from streams.law.carve_outs import categories_of, criteria_met, is_serious_or_violent, prop47_bar, statute_matches
+from streams.law.carve_outs import (
+    categories_of,
+    criteria_met,
+    is_serious_or_violent,
+    prop47_bar,
+    statute_matches,
+    unsettled,
+)
 from streams.law.facts import Facts, Finding
 
 BOOK = rulebook.load()
@@ -123,3 +130,36 @@ def test_attempts_and_conspiracies_of_serious_felonies_are_serious_but_attempted
     assert not is_serious_or_violent(BOOK, "PC 664/245(a)(1)")  # (c)(39): other than an assault
     assert not is_serious_or_violent(BOOK, "PC 664/484")  # the attempt of a felony that is not serious
     assert "7282.5(a)(1)" in met(person(conv("PC 664/211", "FELONY", "2015-01-01")), "CA_VALUES", "2019-01-01")
+
+
+@pytest.mark.parametrize("statute", ["PC 244", "PC 245.2", "PC 4500", "PC 4501(a)", "PC 4503", "PC 18740", "PC 18750",
+                                     "PC 18755", "PC 26100(c)", "PC 11418(b)", "PC 12022.5", "PC 12022(b)(1)",
+                                     "PC 487(d)(2)", "PC 288(a)", "PC 289(a)", "PC 209.5"])
+def test_the_serious_and_violent_felonies_the_table_names_by_clause(statute):
+    assert is_serious_or_violent(BOOK, statute)
+    assert BOOK.offenses.classify(statute).citations  # each says which clause makes it so
+    assert "7282.5(a)(1)" in met(person(conv(statute, "FELONY", "2012-01-01")), "CA_VALUES", "2019-01-01")
+
+
+@pytest.mark.parametrize("statute", ["PC 288(c)(1)", "PC 288", "PC 286(b)(1)", "PC 289(b)", "PC 288a(b)(1)",
+                                     "PC 191.5(a)"])
+def test_a_section_serious_only_in_part_is_no_basis_and_asks_a_human(statute):
+    # lewd acts on a child of 14 or 15, sodomy or penetration without force, vehicular manslaughter without a
+    # finding of great bodily injury personally inflicted: none is serious or violent by its section alone
+    facts = person(conv(statute, "FELONY", "2012-01-01"))
+    assert not is_serious_or_violent(BOOK, statute)
+    assert "7282.5(a)(1)" not in met(facts, "CA_VALUES", "2019-01-01")
+    assert [e for e, _ in unsettled(BOOK, facts, "CA_VALUES", "NOTIFY")] == ["e0"]
+    tagged = person(conv(statute, "FELONY", "2012-01-01", category_tags=("SERIOUS_FELONY",)))
+    assert "7282.5(a)(1)" in met(tagged, "CA_VALUES", "2019-01-01")  # a tag adds what the record shows
+
+
+def test_felonies_sentenced_under_1170h_are_known_not_to_be_state_prison_felonies():
+    for statute in ("PC 33", "PC 69", "PC 148(b)", "PC 148.10", "PC 72.5(a)"):
+        found = BOOK.offenses.classify(statute)
+        assert found.known and not found.state_prison
+        assert any(o.sentencing == "COUNTY_JAIL" for o in found.entries), statute
+    finding = Facts(findings=(Finding(Charge("PC 33", "FELONY"), date(2019, 1, 1), "f1"),))
+    assert unsettled(BOOK, finding, "CA_VALUES", "NOTIFY") == ()  # its sentencing is known: nothing to settle
+    unknown = Facts(findings=(Finding(Charge("PC 10000", "FELONY"), date(2019, 1, 1), "f1"),))
+    assert [e for e, _ in unsettled(BOOK, unknown, "CA_VALUES", "NOTIFY")] == ["f1"]
