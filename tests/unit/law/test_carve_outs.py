@@ -134,15 +134,17 @@ def test_attempts_and_conspiracies_of_serious_felonies_are_serious_but_attempted
 
 @pytest.mark.parametrize("statute", ["PC 244", "PC 245.2", "PC 4500", "PC 4501(a)", "PC 4503", "PC 18740", "PC 18750",
                                      "PC 18755", "PC 26100(c)", "PC 11418(b)", "PC 12022.5", "PC 12022(b)(1)",
-                                     "PC 487(d)(2)", "PC 288(a)", "PC 289(a)", "PC 209.5"])
+                                     "PC 487(d)(2)", "PC 288(a)", "PC 289(a)", "PC 209.5", "PC 262(a)(1)",
+                                     "PC 264.1"])
 def test_the_serious_and_violent_felonies_the_table_names_by_clause(statute):
     assert is_serious_or_violent(BOOK, statute)
     assert BOOK.offenses.classify(statute).citations  # each says which clause makes it so
+    assert "PC 1192.7(c)(34)" in BOOK.offenses.classify("PC 264.1").citations  # in concert, not (c)(3)
     assert "7282.5(a)(1)" in met(person(conv(statute, "FELONY", "2012-01-01")), "CA_VALUES", "2019-01-01")
 
 
 @pytest.mark.parametrize("statute", ["PC 288(c)(1)", "PC 288", "PC 286(b)(1)", "PC 289(b)", "PC 288a(b)(1)",
-                                     "PC 191.5(a)"])
+                                     "PC 191.5(a)", "PC 518", "HS 11353", "HS 11380"])
 def test_a_section_serious_only_in_part_is_no_basis_and_asks_a_human(statute):
     # lewd acts on a child of 14 or 15, sodomy or penetration without force, vehicular manslaughter without a
     # finding of great bodily injury personally inflicted: none is serious or violent by its section alone
