@@ -20,6 +20,7 @@ from streams.config import ENVIRONMENT, Settings
 from streams.gatework import GateWork
 from streams.jsonlines import parse_line
 from streams.law import rulebook
+from streams.localbroker import DEFAULT_KAFKA_VERSION
 from streams.metrics import Metrics
 from streams.schemas import SchemaRegistry
 from streams.topics import Topics
@@ -186,3 +187,20 @@ def test_docker_compose_mounts_files_that_exist_and_names_only_settings_the_work
         v.split(":")[1] for v in services["prometheus"]["volumes"] if "alerts" in v}
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller" and "kafka:9092" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_docker_compose_keeps_kafka_on_its_volume_one_state_per_worker_and_the_local_kafka_version():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    kafka = services["kafka"]
+    assert kafka["image"] == f"apache/kafka:{DEFAULT_KAFKA_VERSION}"  # the broker `make run` and the tests use
+    mounted = {v.split(":")[1] for v in kafka["volumes"] if ":" in v}
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] in mounted  # the log is on the volume, not in the container
+    worker = services["worker"]
+    data_dir = worker["environment"]["DT_DATA_DIR"]
+    # an anonymous volume (no source): every replica of --scale gets its own data dir
+    assert data_dir in worker["volumes"] and not any(":" in v for v in worker["volumes"])
+    assert "worker-data" not in (compose.get("volumes") or {})
+    check = " ".join(worker["healthcheck"]["test"])
+    assert f"127.0.0.1:{worker['environment']['DT_WEB_PORT']}/metrics" in check
+
