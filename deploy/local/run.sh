@@ -81,7 +81,24 @@ if command -v prometheus >/dev/null 2>&1; then
   prometheus --config.file=.local/prometheus/prometheus.yml --storage.tsdb.path=.local/prometheus/data \
     --web.listen-address=127.0.0.1:$prom_port >.local/prometheus/prometheus.log 2>&1 &
   children+=($!)
-  echo "Prometheus with the alert rules at http://127.0.0.1:$prom_port (alerts: /alerts; log .local/prometheus/prometheus.log)"
+  # the alerts page is /alerts, or /classic/alerts where the Prometheus has only its classic UI (Debian's)
+  alerts=$(python3 - "http://127.0.0.1:$prom_port" <<'PY'
+import sys, time, urllib.request
+base = sys.argv[1]
+for _ in range(40):
+    for path in ("/alerts", "/classic/alerts"):
+        try:
+            with urllib.request.urlopen(base + path, timeout=2) as page:
+                if page.status == 200:
+                    print(base + path)
+                    sys.exit(0)
+        except Exception:
+            pass
+    time.sleep(0.25)
+print(base + "/alerts")
+PY
+)
+  echo "Prometheus with the alert rules at http://127.0.0.1:$prom_port (alerts: $alerts; log .local/prometheus/prometheus.log)"
 else
   echo "Prometheus is not installed (apt-get install prometheus); the metrics are still at the address above"
 fi

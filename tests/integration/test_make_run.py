@@ -54,6 +54,9 @@ def test_run_shows_events_flowing_and_ctrl_c_stops_what_it_started(tmp_path, sec
         with urllib.request.urlopen(metrics_url, timeout=10) as response:
             assert b"dt_events_consumed_total{" in response.read()
         prometheus = re.search(r"Prometheus with the alert rules at (http://\S+) ", text).group(1)
+        alerts = re.search(r"\(alerts: (http://\S+);", text).group(1)
+        with urllib.request.urlopen(alerts, timeout=10) as page:  # the address printed is a page that exists
+            assert page.status == 200 and b"ReleaseOverdue" in page.read()
         query = urllib.parse.urlencode({"query": 'up{job="detainer-tracker-worker"}'})
         wait_until(lambda: '"1"]' in urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}").read().decode(),
                    timeout=60, describe="Prometheus scraping the worker")

@@ -204,3 +204,17 @@ def test_docker_compose_keeps_kafka_on_its_volume_one_state_per_worker_and_the_l
     check = " ".join(worker["healthcheck"]["test"])
     assert f"127.0.0.1:{worker['environment']['DT_WEB_PORT']}/metrics" in check
 
+
+
+def test_every_alert_has_a_runbook_section_that_says_what_it_means_and_what_to_do():
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", runbook, re.M | re.S))
+    rules = [r for g in yaml.safe_load((PROM / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    for rule in rules:
+        url = rule["annotations"].get("runbook_url", "")
+        path, _, anchor = url.partition("#")
+        assert path == "docs/runbook.md" and (ROOT / path).exists(), f"{rule['alert']}: runbook_url {url!r}"
+        heading = next((h for h in sections if h.lower() == anchor), None)  # a heading's anchor is its lower case
+        assert heading == rule["alert"], f"{rule['alert']}: no section #{anchor} in docs/runbook.md"
+        assert "**Means:**" in sections[heading] and "**Do" in sections[heading], heading
+    assert set(sections) == {r["alert"] for r in rules}, "a runbook section for an alert that does not exist"
