@@ -24,7 +24,7 @@ from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams import clets
+from streams import __version__, clets
 from streams.casework import CaseWork, Result
 from streams.codec import HEADER_OUTPUT_ID, HEADER_SUPERSEDES, Codec, Coordinates, Encoded
 from streams.config import Settings
@@ -128,6 +128,7 @@ def create_app(settings: Settings, clock: Clock = wall_clock, registry: Collecto
     if settings.store != "memory":
         table.restore = _changelog_restorer(app, table, settings)
     metrics = _metrics(codec, book, registry or CollectorRegistry())
+    metrics.identify(__version__, book.digest)
     rebuilt = take_rebuilt(settings.data_dir)  # left by the worker command when it dropped the local tables
     if rebuilt is not None:
         metrics.rebuilt.labels(rebuilt).inc()

@@ -835,7 +835,8 @@ def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
     rows = clets.load_rows(args.rules)
     print(f"rule book {book.source}: {len(book.rules)} rules, {len(book.forms)} forms, "
           f"{len(book.offenses.entries)} offenses from {len(book.offenses.sources)} sources, "
-          f"{len(book.categories)} offense categories, {len(book.policies)} local policies, {len(rows)} CLETS rows")
+          f"{len(book.categories)} offense categories, {len(book.policies)} local policies, {len(rows)} CLETS rows; "
+          f"digest {book.digest}")
     return 0
 
 

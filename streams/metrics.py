@@ -8,10 +8,19 @@ dashboards and alerts see a series before the first occurrence.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterable
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from streams.casework import Gauges, Result
 from streams.clets import CletsRuling
@@ -113,6 +122,18 @@ class Metrics:
             self.violations.labels(kind, "unknown")
         for rule in review_rules:
             self.reviews.labels(rule)
+
+    def identify(self, version: str, rule_book: str) -> None:
+        """Say what runs: `dt_build_info` (release, rule-book digest) and the process's own metrics.
+
+        The process's CPU, memory, open files and start time, and Python's version, as a Prometheus client's
+        default registry has them.
+        """
+        info = Gauge("dt_build_info", "What this worker runs: its release and the digest of its rule book (always 1)",
+                     ["version", "rule_book", "python"], registry=self.registry)
+        info.labels(version, rule_book, platform.python_version()).set(1)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
 
     def case_step(self, result: Result, topic: str, now: datetime, waited: float | None) -> None:
         """Count one case-processor step: the input, its outputs, their latency (`waited` s since fetch), lateness.

@@ -6,6 +6,7 @@ clock or any service: the rule book is a value.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -145,6 +146,8 @@ class RuleBook:
     baseline: Mapping[str, Jurisdiction]
     #: a booking's jurisdiction when it is not known: no booking record, or a state that is no state
     unknown: Jurisdiction
+    #: which rule book this is: the first 12 hex digits of a SHA-256 over its files (`digest`)
+    digest: str = ""
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; a missing one is a bug in the rule book or the code, so it fails loudly."""
@@ -194,8 +197,24 @@ def load(directory: Path | None = None) -> RuleBook:
         baseline={code: Jurisdiction(code, state.zone, default.regimes, default.overlays)
                   for code, state in known.states.items() if code not in jurisdictions},
         unknown=_jurisdiction(root, "unknown", _get(regimes, "unknown", root, "regimes.yaml")),
+        digest=digest(root),
     )
     return book
+
+
+def digest(root: Path) -> str:
+    """Which rule book a folder holds: the first 12 hex digits of a SHA-256 over its files.
+
+    The name and bytes of each YAML file (and of the shipped places and offense table where the folder has none),
+    sorted by name. Two workers, a replay and a report that show the same digest decided by the same law.
+    """
+    files = {p.name: p for p in sorted(Path(root).glob("*.yaml"))}
+    for name in ("places.yaml", "offenses.yaml"):
+        files.setdefault(name, DATA_DIR / name)
+    sha = hashlib.sha256()
+    for name in sorted(files):
+        sha.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
+    return sha.hexdigest()[:12]
 
 
 # --- readers, each failing with the file and the entry -------------------------------------------------------

@@ -165,3 +165,13 @@ def test_the_app_takes_its_metrics_registry_from_its_caller():
     app = create_app(Settings(partitions=3, store="memory"), registry=registry)
     assert app.metrics.registry is registry
     assert registry.get_sample_value("dt_reviews_total", {"rule": "review.detainers-alone"}) == 0
+    # what runs: the release and the rule book it decides by, and the process's own metrics
+    import platform
+
+    from streams import __version__
+    from streams.law import rulebook
+
+    build = {"version": __version__, "rule_book": rulebook.load().digest, "python": platform.python_version()}
+    assert registry.get_sample_value("dt_build_info", build) == 1
+    assert registry.get_sample_value("process_cpu_seconds_total") is not None
+    assert any(f.name == "python_info" for f in registry.collect())
