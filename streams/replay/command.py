@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from streams import __version__
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.law import rulebook
@@ -19,6 +20,8 @@ from streams.replay.reader import Reader
 from streams.replay.selection import Selection, parse_bound
 
 EXIT_DIFFERENT = 1
+#: no booking matched the selection: nothing was replayed (a mistyped booking id, a county with no bookings)
+EXIT_NOTHING_MATCHED = 3
 FORMATS = ("table", "jsonl", "csv", "html")
 
 
@@ -92,12 +95,16 @@ def run(args: argparse.Namespace, settings: Settings, codec: Any) -> int:
             rows += _difference_rows(differences, redecision)
             report.write_summary(rows, args.format, out)
         else:
-            _write(args.format, _report(args, capture, zone, differences, redecision), out)
+            _write(args.format, _report(args, capture, zone, differences, redecision, book), out)
     finally:
         if out is not sys.stdout:
             out.close()
     if args.progress is not False:
         print(_closing_line(capture, differences), file=sys.stderr)
+    if not ids:
+        print(f"replay: no booking matched {_describe(selection)} in the {sum(capture.records_read.values()):,} "
+              f"records read (exit {EXIT_NOTHING_MATCHED})", file=sys.stderr)
+        return EXIT_NOTHING_MATCHED
     return EXIT_DIFFERENT if differences else 0
 
 
@@ -124,14 +131,18 @@ def _days(text: str, flag: str) -> timedelta | None:
 
 
 def _report(args: argparse.Namespace, capture: Capture, zone: Any, differences: list[analysis.Difference],
-            redecision: analysis.Redecision | None) -> report.Report:
+            redecision: analysis.Redecision | None, book: rulebook.RuleBook) -> report.Report:
     by_booking: dict[str, list[analysis.Difference]] = {}
     for d in differences:
         by_booking.setdefault(d.booking_id, []).append(d)
     bookings = [report.Booking(b, capture.bookings.get(b), analysis.timeline(capture, b, zone), by_booking.get(b, []))
                 for b in capture.booking_ids()]
     sel = capture.selection
-    facts = [("Selection", _describe(sel)),
+    now = datetime.now(UTC)
+    facts = [("Selection", _describe(sel) + ("" if bookings else " (no booking matched)")),
+             ("Generated", f"{_at(now, zone)} ({now.isoformat(timespec='seconds')})"),
+             ("Tool", f"detainer-tracker {__version__}"),
+             ("Rule book", f"digest {book.digest}{' (' + str(args.rules) + ')' if args.rules else ''}"),
              ("Window (event time)", f"{_at(sel.start, zone) or 'the beginning'} to {_at(sel.end, zone) or 'now'}"
                                      " (start included, end excluded)"),
              ("Law applied", f"as if {args.as_if} at every instant" if args.as_if else "the law in force at each "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -131,10 +132,68 @@ vertical-align:top;text-align:left}th{background:#f3f3f3}tr.output td{background
 svg.timeline{width:100%;height:auto;border:1px solid #eee;background:#fcfcfc}
 svg text{font:11px system-ui,sans-serif}.lane{fill:#666}.hold{fill:#f5c77e;stroke:#c98a1b}
 .m-custody{fill:#2b6cb0}.m-immigration{fill:#b7791f}.m-law{fill:#2f855a}.m-violation{fill:#c53030}
+.m-difference{fill:#fff;stroke:#d33;stroke-width:2}.diff-label{fill:#b22}.axis{fill:#555}
 code{font-size:12px}
 """
 LANES = ("custody", "immigration", "law", "violation")
-WIDTH, LEFT, RIGHT, LANE_H = 1000, 110, 30, 46
+#: the lane of the differences between what the topics hold and what was re-decided, when there are any
+DIFFERENCE_LANE = "differences"
+WIDTH, LEFT, RIGHT, LANE_H = 1000, 110, 30, 58
+#: where a mark's label may go, as offsets of its baseline from the lane's line: above, below, further below
+LABEL_ROWS = (-10, 20, 33)
+#: the width of one character of a label (11 px system-ui), on the generous side so that labels never touch
+CHAR_W = 6.4
+#: words kept as they are written when an enum value is shown in words
+KEEP = frozenset({"ICE", "TRUTH", "CLETS", "DOJ", "FBI", "CBP", "HSI", "ERO", "PC", "US"})
+#: enum values with a name of their own in the report
+NAMES = {"CA_PRE_TRUST": "before the TRUST Act", "CA_TRUST": "TRUST Act", "CA_VALUES": "Values Act",
+         "FED_BASE": "federal baseline", "HUMAN_REVIEW": "human review",
+         "REQUEST_COPY": "TRUTH Act copy of the request", "TRANSFER_TO_IMMIGRATION": "transfer to immigration",
+         "HOLD_UNTIL": "hold"}
+_ENUM = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\b")
+_CAMEL = re.compile(r"\b([A-Z][a-z]+(?:[A-Z][a-z]+)+)\b")
+
+
+def human(text: str) -> str:
+    """A summary in words, for a person to read.
+
+    Enum values (`HOLD PERMITTED`, `OVERDUE_RELEASE`) and type names (`DetainerLodged`) become lower-case words;
+    acronyms and form names (`ICE`, `I247A`) stay as they are.
+    """
+    def word(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token in NAMES:
+            return NAMES[token]
+        if len(token) < 3:
+            return token
+        return " ".join(p if p in KEEP or any(c.isdigit() for c in p) else p.lower() for p in token.split("_"))
+
+    def words(m: re.Match[str]) -> str:
+        parts = re.findall(r"[A-Z][a-z]+", m.group(1))
+        return " ".join(p.upper() if p.upper() in KEEP else p.lower() for p in parts)
+
+    text = re.sub(r"\b([a-z_]+)=", lambda m: m.group(1).replace("_", " ") + " ", _CAMEL.sub(words, text))
+    return _ENUM.sub(word, text)
+
+
+class _Labels:
+    """Places labels in a lane's rows so that none overlaps another or leaves the drawing."""
+
+    def __init__(self) -> None:
+        self._taken: dict[tuple[int, int], list[tuple[float, float]]] = {}
+
+    def place(self, lane: int, cx: float, text: str) -> tuple[float, int] | None:
+        """Where a label's left end and row go (x, row offset), or None when no row has room for it."""
+        width = len(text) * CHAR_W
+        x = min(max(cx - width / 2, 4.0), WIDTH - 4.0 - width)
+        if x < 4.0:
+            return None
+        for row in LABEL_ROWS:
+            spans = self._taken.setdefault((lane, row), [])
+            if all(x + width + 4 <= a or x >= b + 4 for a, b in spans):
+                spans.append((x, x + width))
+                return x, row
+        return None
 
 
 def write_html(report: Report, out: TextIO) -> None:
@@ -160,7 +219,7 @@ def _html_booking(report: Report, b: Booking, out: TextIO) -> None:
     out.write('<table class="steps"><thead><tr><th>When</th><th></th><th>What</th><th>Rule</th><th>Citation</th>'
               '<th>Source</th></tr></thead><tbody>\n')
     for x in b.entries:
-        out.write(f'<tr class="{x.side}"><td>{e(report.local(x.at))}</td><td>{x.side}</td><td>{e(x.summary)}'
+        out.write(f'<tr class="{x.side}"><td>{e(report.local(x.at))}</td><td>{x.side}</td><td>{e(_what(x))}'
                   f'{_reason(x)}</td><td>{e(x.rule_id or "")}</td><td>{e(x.citation or "")}</td>'
                   f'<td><code>{e(x.where)}</code></td></tr>\n')
     out.write("</tbody></table>\n")
@@ -168,6 +227,18 @@ def _html_booking(report: Report, b: Booking, out: TextIO) -> None:
         for d in b.differences:
             out.write(f'<div class="diff">{e(_difference_line(report, d))}</div>\n')
     out.write("</section>\n")
+
+
+def _what(x: Entry) -> str:
+    """An entry's summary in words; an input's begins with its type, in words too (`Transferred`: transferred)."""
+    if x.summary.startswith(x.type_name):
+        return _type_words(x.type_name) + human(x.summary[len(x.type_name):])
+    return human(x.summary)
+
+
+def _type_words(type_name: str) -> str:
+    parts = re.findall(r"[A-Z][a-z]+|[A-Z]+(?![a-z])", type_name)
+    return " ".join(p.upper() if p.upper() in KEEP else p.lower() for p in parts)
 
 
 def _reason(x: Entry) -> str:
@@ -193,16 +264,17 @@ LABELS = {"BookingRecorded": "booked", "ReleaseBecameDue": "release due", "Relea
 
 
 def _svg(report: Report, b: Booking) -> str:
+    lanes = (*LANES, DIFFERENCE_LANE) if b.differences else LANES
     marks = [(x, lane) for x in b.entries if (lane := _lane(x))]
     holds = [(x.at, datetime.fromisoformat(x.record["until"])) for x in b.entries
              if x.type_name == "Decision" and x.record.get("kind") == "HOLD" and x.record.get("outcome") ==
              "PERMITTED" and x.record.get("until")]
-    times = [x.at for x, _ in marks] + [u for _, u in holds]
-    height = LANE_H * len(LANES) + 40
+    times = [x.at for x, _ in marks] + [u for _, u in holds] + [d.at for d in b.differences]
+    height = LANE_H * len(lanes) + 30
     parts = [f'<svg class="timeline" viewBox="0 0 {WIDTH} {height}" role="img" '
              f'aria-label="timeline of booking {html.escape(b.booking_id)}">']
-    for i, lane in enumerate(LANES):
-        y = 20 + i * LANE_H
+    for i, lane in enumerate(lanes):
+        y = 24 + i * LANE_H
         parts.append(f'<text class="lane" x="4" y="{y + 4}">{lane}</text>'
                      f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#ddd"/>')
     if times:
@@ -213,23 +285,37 @@ def _svg(report: Report, b: Booking) -> str:
             return LEFT + (WIDTH - LEFT - RIGHT) * (at - first).total_seconds() / span
 
         for start, until in holds:
-            y = 20 + LANES.index("law") * LANE_H
+            y = 24 + lanes.index("law") * LANE_H
             width = max(x_of(until) - x_of(start), 2)
-            parts.append(f'<rect class="hold" x="{x_of(start):.1f}" y="{y - 7}" width="{width:.1f}" height="14">'
+            parts.append(f'<rect class="hold" x="{x_of(start):.1f}" y="{y - 6}" width="{width:.1f}" height="12">'
                          f'<title>hold window until {html.escape(report.local(until))}</title></rect>')
-        for n, (x, lane) in enumerate(marks):
-            parts.append(_mark(report, x, lane, x_of(x.at), 20 + LANES.index(lane) * LANE_H, n))
-        parts.append(f'<text x="{LEFT}" y="{height - 6}">{html.escape(report.local(first))}</text>'
-                     f'<text x="{WIDTH - RIGHT}" y="{height - 6}" text-anchor="end">'
+        labels = _Labels()
+        for x, lane in marks:
+            i = lanes.index(lane)
+            parts.append(_mark(report, x, lane, x_of(x.at), 24 + i * LANE_H, labels.place(i, x_of(x.at), _label(x))))
+        i = lanes.index(DIFFERENCE_LANE) if b.differences else 0
+        for d in b.differences:
+            cx, y = x_of(d.at), 24 + i * LANE_H
+            text = f"{d.kind} {human(d.type_name)}"
+            where = labels.place(i, cx, text)
+            label = (f'<text class="diff-label" x="{where[0]:.1f}" y="{y + where[1]}">{html.escape(text)}</text>'
+                     if where else "")
+            parts.append(f'<g class="difference"><rect class="m-difference" x="{cx - 6:.1f}" y="{y - 6}" width="12" '
+                         f'height="12" transform="rotate(45 {cx:.1f} {y})"><title>'
+                         f'{html.escape(_difference_line(report, d))}</title></rect>{label}</g>')
+        parts.append(f'<text class="axis" x="{LEFT}" y="{height - 6}">{html.escape(report.local(first))}</text>'
+                     f'<text class="axis" x="{WIDTH - RIGHT}" y="{height - 6}" text-anchor="end">'
                      f'{html.escape(report.local(first + timedelta(seconds=span)))}</text>')
     parts.append("</svg>\n")
     return "".join(parts)
 
 
-def _mark(report: Report, x: Entry, lane: str, cx: float, y: int, n: int) -> str:
-    label = LABELS.get(x.type_name) or x.summary.split(" until ")[0].lower()
+def _label(x: Entry) -> str:
+    return LABELS.get(x.type_name) or human(x.summary.split(" until ")[0])
+
+
+def _mark(report: Report, x: Entry, lane: str, cx: float, y: int, where: tuple[float, int] | None) -> str:
     why = f"\n{x.rule_id}: {x.citation}" if x.rule_id else ""
-    title = html.escape(f"{report.local(x.at)}\n{x.summary}{why}")
-    dy = -10 if n % 2 == 0 else 20
-    return (f'<g><circle class="m-{lane}" cx="{cx:.1f}" cy="{y}" r="6"><title>{title}</title></circle>'
-            f'<text x="{cx:.1f}" y="{y + dy}" text-anchor="middle">{html.escape(label)}</text></g>')
+    title = html.escape(f"{report.local(x.at)}\n{human(x.summary)}{why}")
+    label = (f'<text x="{where[0]:.1f}" y="{y + where[1]}">{html.escape(_label(x))}</text>' if where else "")
+    return f'<g><circle class="m-{lane}" cx="{cx:.1f}" cy="{y}" r="6"><title>{title}</title></circle>{label}</g>'

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
+import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from streams import __version__
 from streams.cli import main
 from streams.jsonlines import Line, parse_line
+from streams.law import rulebook
 from streams.produce import EventProducer
 from streams.replay.reader import Reader
 from streams.replay.selection import Selection
@@ -178,38 +183,92 @@ def test_a_tampered_decision_topic_is_reported_precisely(settings, kafka_codec, 
     assert code == 1 and "MISSING from the topic" in table and "DIFFERENT Decision" in table
 
 
-def test_the_html_report_opens_offline_in_headless_chromium(settings, kafka_codec, tmp_path):
+#: every text box of the timelines: none may overlap another or leave its drawing
+_LAYOUT = """
+const out = [];
+for (const svg of document.querySelectorAll('svg.timeline')) {
+  const frame = svg.getBoundingClientRect();
+  const boxes = Array.from(svg.querySelectorAll('text')).map(t => [t.textContent, t.getBoundingClientRect()]);
+  for (const [text, r] of boxes) {
+    if (r.left < frame.left - 0.5 || r.right > frame.right + 0.5 || r.top < frame.top - 0.5
+        || r.bottom > frame.bottom + 0.5) out.push('outside: ' + text);
+  }
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, r] = boxes[i], [b, q] = boxes[j];
+    if (r.left < q.right - 0.5 && q.left < r.right - 0.5 && r.top < q.bottom - 0.5 && q.top < r.bottom - 0.5)
+      out.push('overlap: ' + a + ' / ' + b);
+  }
+}
+return out;"""
+
+
+def test_the_html_report_fits_its_labels_names_things_in_words_and_marks_differences(settings, kafka_codec,
+                                                                                     tmp_path):
     lines = lines_of(S02, codec=kafka_codec)
     produce_lines(settings, kafka_codec, lines)
-    record_outputs(settings, kafka_codec, decided(lines))
+    outputs = decided(lines)
+    altered = next(e for e in outputs if e.type_name == "Decision").record["output_id"]
+    record_outputs(settings, kafka_codec, outputs, lambda e: {**e.record, "outcome": "DENIED"}
+                   if e.record["output_id"] == altered else e.record)
     (booking,) = bookings_of(lines)
     page = tmp_path / "report.html"
     code, text = replay(settings, page, "--booking", booking, "--format", "html")
-    assert code == 0
+    assert code == 1  # the altered decision is a difference
     rows = jsonl(replay(settings, tmp_path / "same.jsonl", "--booking", booking, "--format", "jsonl")[1])
+    rows = [r for r in rows if not r.get("difference")]
     assert "http://" not in text and "https://" not in text and "<script" not in text
     browser = Browser()
+    seen, shots = {}, {}
     try:
         browser.open(page)
-        seen = browser.run("""return {
-            standards: document.compatMode, title: document.title,
-            timelines: document.querySelectorAll('svg.timeline').length,
-            marks: document.querySelectorAll('svg.timeline circle').length,
-            holds: document.querySelectorAll('svg.timeline rect.hold').length,
-            rows: document.querySelectorAll('table.steps tbody tr').length,
-            cited: Array.from(document.querySelectorAll('table.steps td:nth-child(5)')).filter(
-                td => td.textContent.trim()).length,
-            fetched: performance.getEntriesByType('resource').length,
-            width: document.querySelector('svg.timeline').getBoundingClientRect().width};""")
-        shot = tmp_path / "report.png"
-        browser.screenshot(shot)
+        for width in (1280, 720):
+            browser.resize(width, 1600)
+            seen[width] = browser.run("""return {
+                standards: document.compatMode, title: document.title,
+                facts: Object.fromEntries(Array.from(document.querySelectorAll('body > dl.facts dt')).map(
+                    dt => [dt.textContent, dt.nextElementSibling.textContent])),
+                timelines: document.querySelectorAll('svg.timeline').length,
+                marks: document.querySelectorAll('svg.timeline circle').length,
+                holds: document.querySelectorAll('svg.timeline rect.hold').length,
+                differences: document.querySelectorAll('svg.timeline g.difference').length,
+                rows: document.querySelectorAll('table.steps tbody tr').length,
+                what: Array.from(document.querySelectorAll('table.steps td:nth-child(3)')).map(td => td.textContent),
+                cited: Array.from(document.querySelectorAll('table.steps td:nth-child(5)')).filter(
+                    td => td.textContent.trim()).length,
+                fetched: performance.getEntriesByType('resource').length,
+                width: document.querySelector('svg.timeline').getBoundingClientRect().width};""")
+            seen[width]["layout"] = browser.run(_LAYOUT)
+            shots[width] = tmp_path / f"report-{width}.png"
+            browser.screenshot(shots[width])
     finally:
         browser.close()
-    assert seen["standards"] == "CSS1Compat" and booking in seen["title"]
-    assert seen["timelines"] == 1 and seen["holds"] >= 1 and seen["marks"] >= 5
-    assert seen["rows"] == len(rows) and seen["cited"] == sum(1 for r in rows if r["side"] == "output")
-    assert seen["fetched"] == 0 and seen["width"] > 500
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    for width, got in seen.items():
+        assert got["standards"] == "CSS1Compat" and booking in got["title"]
+        assert got["timelines"] == 1 and got["holds"] >= 1 and got["marks"] >= 5 and got["differences"] == 1
+        assert got["rows"] == len(rows) and got["cited"] == sum(1 for r in rows if r["side"] == "output")
+        assert got["fetched"] == 0 and got["layout"] == [], (width, got["layout"])
+        raw = [w for w in got["what"] if re.search(r"\b[A-Z]+_[A-Z_]+\b|\b(PERMITTED|DENIED|HOLD|RELEASE)\b", w)]
+        assert not raw, raw[:3]  # kinds and outcomes in words, not enum values
+        facts = got["facts"]
+        assert facts["Tool"] == f"detainer-tracker {__version__}"
+        assert facts["Rule book"] == f"digest {rulebook.load().digest}"
+        generated = datetime.fromisoformat(facts["Generated"].split(" (")[1].rstrip(")"))
+        assert abs((datetime.now(UTC) - generated).total_seconds()) < 600
+        assert booking in facts["Selection"]
+    assert seen[720]["width"] < seen[1280]["width"]
+    for shot in shots.values():
+        if os.environ.get("DT_KEEP_SCREENSHOTS"):
+            shutil.copy(shot, os.environ["DT_KEEP_SCREENSHOTS"])
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_a_selection_that_matches_nothing_says_so_and_exits_3(settings, kafka_codec, tmp_path, capsys):
+    lines = lines_of(S02, codec=kafka_codec)
+    produce_lines(settings, kafka_codec, lines)
+    code, text = replay(settings, tmp_path / "none.html", "--booking", "NOPE-00000", "--format", "html")
+    assert code == 3
+    assert "no booking matched booking NOPE-00000" in capsys.readouterr().err
+    assert "(no booking matched)" in text  # the report written says so too
 
 
 def test_a_county_year_summary_counts_what_the_topics_hold(settings, kafka_codec, tmp_path):

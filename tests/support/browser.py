@@ -56,6 +56,10 @@ class Browser:
         """Evaluate JavaScript in the page (the body of a function) and return its value."""
         return self._call("POST", f"/session/{self.session}/execute/sync", {"script": script, "args": []})
 
+    def resize(self, width: int, height: int) -> None:
+        """Set the window's size (the page lays itself out again)."""
+        self._call("POST", f"/session/{self.session}/window/rect", {"width": width, "height": height})
+
     def screenshot(self, path: Path) -> None:
         """Save a PNG of the page."""
         path.write_bytes(base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot")))
