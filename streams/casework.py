@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,11 +72,13 @@ class Standing:
     in_custody: bool
     hold_until: datetime | None
     release_deadline: datetime | None
+    #: the county of its booking record ("unknown" before one is seen)
+    county: str = "unknown"
 
     @classmethod
     def of(cls, case: cases.Case) -> Standing:
         """The standing of a case."""
-        return cls(case.left_custody is None, case.hold_until, case.release_deadline)
+        return cls(case.left_custody is None, case.hold_until, case.release_deadline, case.facts.county or "unknown")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class Gauges:
     active_holds: int = 0
     releases_due_next_hour: int = 0
     releases_overdue: int = 0
+    #: the same four by county: (open cases, holds in force, releases due within the hour, releases overdue)
+    by_county: Mapping[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
 _STATES: StateCodec | None = None
@@ -191,21 +195,23 @@ class CaseWork:
 
     def gauges(self) -> Gauges:
         """The case gauges over every partition this worker owns, each judged by its own stream time."""
-        open_cases = holds = due = overdue = 0
+        counts: dict[str, list[int]] = {}
         times = self.stream_time
         for p, standing in self._standing.items():
             now = times.get(p)
             for s in standing.values():
                 if not s.in_custody:
                     continue
-                open_cases += 1
+                county = counts.setdefault(s.county, [0, 0, 0, 0])
+                county[0] += 1
                 if now is None:
                     continue
-                holds += s.hold_until is not None and s.hold_until > now
+                county[1] += s.hold_until is not None and s.hold_until > now
                 if s.release_deadline is not None:
-                    due += now <= s.release_deadline < now + HOUR
-                    overdue += s.release_deadline < now
-        return Gauges(open_cases, holds, due, overdue)
+                    county[2] += now <= s.release_deadline < now + HOUR
+                    county[3] += s.release_deadline < now
+        totals = [sum(c[i] for c in counts.values()) for i in range(4)]
+        return Gauges(*totals, by_county={k: (v[0], v[1], v[2], v[3]) for k, v in counts.items()})
 
     def earliest_due(self) -> dict[int, datetime]:
         """The earliest wake of each partition that has one (possibly of a booking that changed since)."""

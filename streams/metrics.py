@@ -78,11 +78,13 @@ class Metrics:
         self.lateness = Histogram("dt_deadline_lateness_seconds", "From a deadline's effective_at to the emission "
                                   "of what it fired (0 when emitted early, e.g. replays ahead of the wall clock)",
                                   buckets=LATENESS_BUCKETS, registry=r)
-        self.open_cases = Gauge("dt_open_cases", "Bookings in custody on this worker's partitions", registry=r)
-        self.active_holds = Gauge("dt_active_holds", "Holds in force now", registry=r)
-        self.releases_due = Gauge("dt_releases_due_next_hour", "Release deadlines within the next hour", registry=r)
-        self.releases_overdue = Gauge("dt_releases_overdue", "People still in custody after their release deadline",
-                                      registry=r)
+        self.open_cases = Gauge("dt_open_cases", "Bookings in custody on this worker's partitions, by county",
+                                ["county"], registry=r)
+        self.active_holds = Gauge("dt_active_holds", "Holds in force now, by county", ["county"], registry=r)
+        self.releases_due = Gauge("dt_releases_due_next_hour", "Release deadlines within the next hour, by county",
+                                  ["county"], registry=r)
+        self.releases_overdue = Gauge("dt_releases_overdue", "People still in custody after their release deadline, "
+                                      "by county", ["county"], registry=r)
         self.lag = Gauge("dt_consumer_lag_messages", "Messages not yet read, by topic id and partition",
                          ["topic", "partition"], registry=r)
         self.clets = Counter("dt_clets_decisions", "CLETS gate decisions, by agency kind, outcome and rule",
@@ -193,8 +195,13 @@ class Metrics:
             self.clets.labels(ruling.agency_kind, ruling.outcome, ruling.rule_id).inc()
 
     def set_gauges(self, gauges: Gauges) -> None:
-        """Publish the case gauges."""
-        self.open_cases.set(gauges.open_cases)
-        self.active_holds.set(gauges.active_holds)
-        self.releases_due.set(gauges.releases_due_next_hour)
-        self.releases_overdue.set(gauges.releases_overdue)
+        """Publish the case gauges, one series per county with a case in custody on this worker's partitions.
+
+        Synchronous, in the event loop that also answers /metrics: a scrape never sees them half set.
+        """
+        gauges_ = (self.open_cases, self.active_holds, self.releases_due, self.releases_overdue)
+        for gauge in gauges_:
+            gauge.clear()
+        for county, values in gauges.by_county.items():
+            for gauge, value in zip(gauges_, values, strict=True):
+                gauge.labels(county).set(value)

@@ -119,7 +119,8 @@ def test_every_dashboard_query_reads_metrics_the_worker_exports(path):
     metrics, _ = _worker_metrics()
     names = {s.name for f in metrics.registry.collect() for s in f.samples} | {"up"}
     names |= {f.name for f in metrics.registry.collect()}
-    queries = _exprs(dashboard) + [v["query"]["query"] for v in dashboard["templating"]["list"]]
+    queries = _exprs(dashboard) + [v["query"]["query"] for v in dashboard["templating"]["list"]
+                                   if v["type"] == "query"]
     assert queries
     for expr in queries:
         used = set(re.findall(r"\b(dt_[a-z_]+|up)\b", expr))
@@ -129,7 +130,7 @@ def test_every_dashboard_query_reads_metrics_the_worker_exports(path):
 
 def test_the_compliance_dashboard_has_county_and_regime_variables():
     dashboard = json.loads((ROOT / "deploy/grafana/dashboards/compliance.json").read_text())
-    assert {v["name"] for v in dashboard["templating"]["list"]} == {"county", "regime"}
+    assert {v["name"] for v in dashboard["templating"]["list"]} == {"datasource", "county", "regime"}
     assert any("$county" in e for e in _exprs(dashboard)) and any("$regime" in e for e in _exprs(dashboard))
 
 
@@ -142,8 +143,52 @@ def test_grafana_provisioning_points_at_the_dashboards_the_compose_file_mounts()
     datasource = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
     uid = datasource["datasources"][0]["uid"]
     for dash in DASHBOARDS:
-        for panel in json.loads(dash.read_text())["panels"]:
-            assert panel["datasource"]["uid"] == uid
+        dashboard = json.loads(dash.read_text())
+        variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "datasource")
+        assert variable["type"] == "datasource" and variable["query"] == "prometheus"
+        assert variable["current"]["value"] == uid  # the provisioned Prometheus, until someone picks another
+        for panel in dashboard["panels"]:
+            assert panel["datasource"]["uid"] == "${datasource}"
+            assert all(t["datasource"]["uid"] == "${datasource}" for t in panel.get("targets", []))
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_panels_do_not_overlap_and_link_to_the_other_dashboard(path):
+    dashboard = json.loads(path.read_text())
+    boxes = [(p["title"], p["gridPos"]) for p in dashboard["panels"]]
+    for i, (a, r) in enumerate(boxes):
+        assert r["x"] + r["w"] <= 24, a
+        for b, q in boxes[i + 1:]:
+            apart = (r["x"] + r["w"] <= q["x"] or q["x"] + q["w"] <= r["x"] or r["y"] + r["h"] <= q["y"]
+                     or q["y"] + q["h"] <= r["y"])
+            assert apart, f"{path.name}: {a!r} overlaps {b!r}"
+    others = {json.loads(d.read_text())["uid"] for d in DASHBOARDS} - {dashboard["uid"]}
+    assert {link["url"] for link in dashboard["links"]} == {f"/d/{uid}" for uid in others}
+
+
+def test_the_panels_that_can_go_wrong_have_thresholds_that_turn_red():
+    def steps(name, title):
+        dashboard = json.loads((ROOT / "deploy/grafana/dashboards" / name).read_text())
+        panel = next(p for p in dashboard["panels"] if p["title"] == title)
+        return [(s["color"], s["value"]) for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+    assert steps("compliance.json", "Releases overdue") == [("green", None), ("red", 1)]  # red at one person
+    assert ("red", 1) in steps("compliance.json", "Violations, by kind")
+    assert steps("operations.json", "Workers up") == [("red", None), ("green", 1)]
+    assert ("red", 3) in steps("operations.json", "Deadline lateness (effective_at to emission)")
+
+
+def test_every_compliance_panel_whose_metric_has_a_county_follows_the_county_filter():
+    metrics, _ = _worker_metrics()
+    by_county = {f.name for f in metrics.registry.collect() if any("county" in s.labels for s in f.samples)}
+    by_county |= {"dt_open_cases", "dt_active_holds", "dt_releases_due_next_hour", "dt_releases_overdue"}
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/compliance.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in set(re.findall(r"\b(dt_[a-z_]+?)(?:_total|_bucket|_sum|_count)?\b", target["expr"])):
+                if name in by_county:
+                    assert re.search(name + r"\w*\{[^}]*county=~\"\$county\"", target["expr"]), \
+                        f"{panel['title']}: {target['expr']}"
 
 
 # --- docker-compose.yml --------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_an_overdue_release_is_counted_as_a_violation_and_a_late_release(codec):
     assert value(metrics, "dt_custody_directives_total", directive="RELEASE", county="Sacramento") == 1
     # what the deadlines fired: the release decision and directive, then the overdue violation
     assert value(metrics, "dt_deadline_lateness_seconds_count") == 3
-    assert value(metrics, "dt_releases_overdue") == 0  # released since
+    assert value(metrics, "dt_releases_overdue", county="Sacramento") == 0  # released since
 
 
 def test_a_permitted_hold_and_its_detainer_are_measured(codec):
@@ -73,7 +73,20 @@ def test_releases_still_owed_are_overdue_by_stream_time(codec):
     gauges = work.gauges()
     assert (gauges.open_cases, gauges.releases_overdue, gauges.releases_due_next_hour) == (1, 1, 0)
     metrics.set_gauges(gauges)
-    assert value(metrics, "dt_releases_overdue") == 1
+    # no booking record was seen: the county is not known, and the series says so
+    assert value(metrics, "dt_releases_overdue", county="unknown") == 1
+
+
+def test_the_case_gauges_are_by_county_and_a_county_with_no_one_left_has_no_series(codec):
+    from streams.casework import Gauges
+
+    metrics = Metrics(CollectorRegistry())
+    metrics.set_gauges(Gauges(3, 1, 0, 1, by_county={"Kern": (2, 1, 0, 1), "Fresno": (1, 0, 0, 0)}))
+    assert value(metrics, "dt_open_cases", county="Kern") == 2 and value(metrics, "dt_open_cases", county="Fresno") == 1
+    assert value(metrics, "dt_releases_overdue", county="Kern") == 1
+    metrics.set_gauges(Gauges(1, 0, 0, 0, by_county={"Fresno": (1, 0, 0, 0)}))
+    assert metrics.registry.get_sample_value("dt_open_cases", {"county": "Kern"}) is None
+    assert metrics.registry.get_sample_value("dt_releases_overdue", {"county": "Kern"}) is None
 
 
 def test_a_dead_letter_is_counted_by_reason_and_nothing_else(codec):
