@@ -120,8 +120,6 @@ class Metrics:
             self.rebuilt.labels(why)
         for reason in dead_letter_reasons:
             self.dead_letters.labels(reason)
-        for kind in violation_kinds:
-            self.violations.labels(kind, "unknown")
         for rule in review_rules:
             self.reviews.labels(rule)
 

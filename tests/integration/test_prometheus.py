@@ -86,11 +86,27 @@ def alert_operands(expr: str) -> list[str]:
     An alert expression returns data only while it fires; what must exist is what it compares.
     """
     operands = []
-    for part in re.split(r"\s+(?:and|or|unless)\s+", expr):
+    for part in _top_level(expr):
         part = re.split(r"\s*(?:>|<|==|!=|>=|<=)\s*[\d.]+\s*$", part.strip())[0]
         absent = re.fullmatch(r"absent\((.*)\)", part)
-        operands.append(absent.group(1) if absent else part)
+        # `A unless A offset 5m` (series new in the window) is empty once they are older: A is what must exist
+        operands.append(re.sub(r"\s+unless\s+[^()]*(?:\([^()]*\))?[^()]*offset \w+", "",
+                               absent.group(1) if absent else part))
     return operands
+
+
+def _top_level(expr: str) -> list[str]:
+    """The parts of an expression between its top-level `and`, `or` and `unless`."""
+    parts, depth, start = [], 0, 0
+    for m in re.finditer(r"[()]|\s(?:and|or|unless)\s", expr):
+        if m.group(0) == "(":
+            depth += 1
+        elif m.group(0) == ")":
+            depth -= 1
+        elif depth == 0:
+            parts.append(expr[start:m.start()])
+            start = m.end()
+    return [*parts, expr[start:]]
 
 
 @pytest.mark.timeout(600)
