@@ -744,10 +744,14 @@ def _import_parser(sub: Any) -> None:
                                    "--output (for decide). Event ids are stable: importing the same file again "
                                    "sends the same events. Every line refused is reported with its number and "
                                    "reason, and its booking left out; exit 1 when any was.")
-    p.add_argument("file", type=Path, help="the export (comma, pipe or tab delimited; gzip-compressed or not)")
+    p.add_argument("file", type=Path, help="the export: comma, pipe or tab delimited (gzip-compressed or not), or "
+                                           "an Excel workbook (.xlsx, its first sheet)")
     p.add_argument("--map", type=Path, required=True, dest="column_map", help="the column map (YAML)")
     p.add_argument("--dry-run", action="store_true", help="check and count, send nothing, no broker needed")
     p.add_argument("--output", "-o", help="write JSON lines to this file (- for stdout) instead of Kafka")
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="show a progress bar while sending (default: on a terminal)")
+    p.add_argument("--quiet", action="store_false", dest="progress", help="no progress bar")
     p.set_defaults(handler=_import)
 
 
@@ -758,7 +762,10 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     column_map = ColumnMap.load(args.column_map)
     if not args.file.is_file():
         raise DetainerTrackerError(f"cannot read {args.file}: no such file")
-    result = convert(read_rows(args.file, column_map.delimiter), column_map)
+    try:
+        result = convert(read_rows(args.file, column_map.delimiter, column_map.time_format), column_map)
+    except ValueError as exc:
+        raise DetainerTrackerError(f"{args.file}: {exc}") from None
     codec = _codec(settings)
     for type_name, record in result.events:  # what the map made must be what the schemas allow
         codec.validate(type_name, record)
@@ -773,10 +780,17 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             out.close()
     elif not args.dry_run:
         from streams.produce import EventProducer
+        from streams.terminal import ProgressBar
 
+        show = sys.stderr.isatty() if args.progress is None else args.progress
+        bar = ProgressBar(sys.stderr, label="import", unit="events") if show else None
         with EventProducer(settings.kafka_client_config(), codec, client_id="detainer-tracker-import") as producer:
-            for type_name, record in result.events:
+            for n, (type_name, record) in enumerate(result.events, 1):
                 producer.send(type_name, record, validate=False)
+                if bar:
+                    bar.update(n, len(result.events))
+        if bar:
+            bar.finish()
     verb = "would send" if args.dry_run else "wrote" if args.output else "sent"
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(Counter(t for t, _ in result.events).items()))
     print(f"{result.rows} line(s) read, {result.bookings} booking(s); {verb} {len(result.events)} event(s): {kinds}; "

@@ -125,15 +125,52 @@ class Imported:
     refused: list[Refused] = field(default_factory=list)
 
 
-def read_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """The rows of a delimited file (gzip-compressed or not, whatever its name), numbered as lines (header 1)."""
+def read_rows(path: Path, delimiter: str,
+              time_format: str = "%Y-%m-%d %H:%M:%S") -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of an export, numbered as lines (header 1), whatever the file's name.
+
+    Delimited text, gzip-compressed or not, or an Excel workbook (xlsx: its first sheet, whose date cells are
+    written in `time_format`, as the map reads them).
+    """
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
+    if raw[:4] == b"PK\x03\x04":
+        yield from _xlsx_rows(raw, time_format)
+        return
     text = raw.decode("utf-8-sig", errors="replace")
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     for row in reader:
         yield reader.line_num, row
+
+
+def _xlsx_rows(raw: bytes, time_format: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a workbook's first sheet as text, as a delimited export would give them."""
+    from openpyxl import load_workbook  # only an xlsx import needs it
+
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - a zip that is no workbook, a damaged one: say so, plainly
+        raise ValueError(f"not a readable Excel workbook: {exc}") from exc
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = [_cell(v, time_format) for v in next(rows, ())]
+        for number, values in enumerate(rows, 2):
+            if all(v is None for v in values):
+                continue
+            yield number, dict(zip(header, (_cell(v, time_format) for v in values), strict=False))
+    finally:
+        book.close()
+
+
+def _cell(value: Any, time_format: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(time_format)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def convert(rows: Iterable[tuple[int, dict[str, str]]], m: ColumnMap) -> Imported:

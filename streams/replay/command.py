@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,6 +17,7 @@ from streams.replay import analysis, report
 from streams.replay.capture import Capture
 from streams.replay.reader import Reader
 from streams.replay.selection import Selection, parse_bound
+from streams.terminal import ProgressBar
 
 EXIT_DIFFERENT = 1
 #: no booking matched the selection: nothing was replayed (a mistyped booking id, a county with no bookings)
@@ -196,35 +196,3 @@ def _closing_line(capture: Capture, differences: list[analysis.Difference]) -> s
     return (f"replay: read {read:,} records ({capture.decoded:,} decoded) in {capture.seconds:.1f} s, "
             f"{rate:,.0f} records/s; {len(capture.booking_ids())} booking(s); {len(differences)} difference(s); "
             f"{len(capture.unreadable)} unreadable")
-
-
-class ProgressBar:
-    """A one-line progress bar with the rate and an estimate of the time left, redrawn at most twice a second."""
-
-    def __init__(self, out: TextIO, width: int = 30) -> None:
-        """Draw on `out` (standard error)."""
-        self.out, self.width = out, width
-        self.began = self.drawn = time.monotonic()
-        self.done = self.total = 0
-
-    def update(self, done: int, total: int) -> None:
-        """Take the latest count; redraw when due."""
-        self.done, self.total = done, total
-        if time.monotonic() - self.drawn >= 0.5:
-            self._draw()
-
-    def finish(self) -> None:
-        """Draw the final state and end the line."""
-        self._draw()
-        self.out.write("\n")
-
-    def _draw(self) -> None:
-        self.drawn = now = time.monotonic()
-        elapsed = max(now - self.began, 1e-9)
-        share = self.done / self.total if self.total else 1.0
-        rate = self.done / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else 0.0
-        filled = int(self.width * share)
-        self.out.write(f"\rreplay [{'#' * filled}{'.' * (self.width - filled)}] {share:4.0%} "
-                       f"{self.done:,}/{self.total:,} records, {rate:,.0f}/s, about {left:.0f} s left ")
-        self.out.flush()

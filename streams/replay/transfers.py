@@ -117,7 +117,7 @@ def add_parser(sub: Any, handler: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, codec: Any) -> int:
     """Read the year, write the rows, say how many were permitted."""
-    from streams.replay.command import ProgressBar
+    from streams.terminal import ProgressBar
 
     zone = rulebook.load().jurisdiction(STATE).zone
     selection = year_window(args.year, zone)

@@ -90,3 +90,38 @@ def test_a_column_map_that_lacks_a_column_or_names_an_unknown_one_is_refused(tmp
     bad.write_text(MAP.read_text().replace("  charge: booking_charge_desc\n", "  chrage: booking_charge_desc\n"))
     with pytest.raises(ConfigError, match="missing charge; unknown chrage"):
         ColumnMap.load(bad)
+
+
+def test_the_same_export_as_an_excel_workbook_makes_the_same_events(tmp_path):
+    # a jail system that exports xlsx: times as date cells, numbers as numbers, the header on the first row
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    m, from_text = _pierce()
+    book = Workbook()
+    sheet = book.active
+    rows = [row for _, row in read_rows(PIERCE, m.delimiter)]
+    header = list(rows[0])
+    sheet.append(header)
+    times = {m.columns[c] for c in ("booked_at", "released_at", "cleared_at")}
+    for row in rows:
+        sheet.append([datetime.strptime(row[h], m.time_format)  # noqa: DTZ007 - naive, as jail exports are
+                      if h in times and row[h] else (row[h] or None)
+                      for h in header])
+    sheet.append([None] * len(header))  # a trailing empty row, as spreadsheets have
+    path = tmp_path / "allholds.xlsx"
+    book.save(path)
+    from_xlsx = convert(read_rows(path, m.delimiter, m.time_format), m)
+    assert (from_xlsx.rows, from_xlsx.bookings, from_xlsx.refused) == (691, 204, [])
+    assert from_xlsx.events == from_text.events
+
+
+def test_a_zip_that_is_no_workbook_is_refused_plainly(tmp_path):
+    import zipfile
+
+    path = tmp_path / "export.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("readme.txt", "not a workbook")
+    with pytest.raises(ValueError, match="not a readable Excel workbook"):
+        list(read_rows(path, ","))
