@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ class Scenario:
     until: datetime | None
     events: list[dict[str, Any]]
     expect: list[tuple]
+    #: checks beyond the rows: `request_parts` (a TRUTH Act request copy's answer to each part of the request, by
+    #: its instant) and `citations_never` (text no output's citation or reason may contain)
+    checks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -55,7 +58,7 @@ def load(path: Path) -> Scenario:
                           "facility": f"{county} County Jail", "charges": data.get("charges", [])})
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None
     return Scenario(path, data["name"], str(data.get("law", "")), booking, until, events,
-                    [row_of_expectation(r) for r in data["expect"]])
+                    [row_of_expectation(r) for r in data["expect"]], dict(data.get("checks") or {}))
 
 
 def _instant(value: str | None) -> datetime | None:

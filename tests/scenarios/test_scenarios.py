@@ -4,6 +4,7 @@ worker's step (`CaseWork`, fed the encoded messages one at a time, a clock tick 
 import io
 import json
 from collections import Counter
+from datetime import datetime
 
 import pytest
 
@@ -55,6 +56,22 @@ def test_scenario(scenario: Scenario, codec, path):
             assert regimes[_without_regime(row)] == row[6], f"{row} decided under {regimes[_without_regime(row)]}"
     for o in outputs:
         assert o["citation"] and o["rule_id"] and o["evidence"], f"output without citation or evidence: {o}"
+    _check(scenario, outputs)
+
+
+def _check(scenario: Scenario, outputs: list[dict]) -> None:
+    """The scenario's checks beyond its rows."""
+    parts = {datetime.fromisoformat(at): want for at, want in (scenario.checks.get("request_parts") or {}).items()}
+    copies = {datetime.fromisoformat(o["effective_at"]): o for o in outputs
+              if o["type"] == "TruthActNotice" and o["kind"] == "REQUEST_COPY"}
+    for at, want in parts.items():
+        assert at in copies, f"no request copy at {at}"
+        got = {p["request"]: p["will_comply"] for p in copies[at]["parts"]}
+        assert got == want, f"the copy at {at} answers {got}, not {want}"
+    for text in scenario.checks.get("citations_never") or ():
+        for o in outputs:
+            said = f"{o['citation']} {o.get('reason') or ''}"
+            assert text not in said, f"{o['type']} {o['rule_id']} says {text!r}: {said}"
 
 
 def test_every_worked_scenario_of_the_specification_is_covered():
