@@ -56,6 +56,11 @@ def fetch_position(app: Any, tp: Any) -> int | None:
     return state.position
 
 
+def committed_offsets(consumer: Any) -> dict[Any, int]:
+    """The offsets Faust's consumer last committed, by topic-partition (its own record of them)."""
+    return dict(getattr(consumer, "_committed_offset", {}))
+
+
 def partition_db(store: Any, partition: int) -> Any:
     """The RocksDB database holding one partition of a Faust rocksdict table."""
     return store._db_for_partition(partition)

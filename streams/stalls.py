@@ -14,7 +14,7 @@ import time
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-from streams.faust_compat import fetch_position
+from streams.faust_compat import committed_offsets, fetch_position
 
 log = logging.getLogger(__name__)
 #: how long an assigned partition may sit behind with nothing read (recovery of a large table included)
@@ -112,7 +112,7 @@ def add_watchdog(app: Any, topics: Iterable[str], metrics: Any, patience: float 
         if not tps:
             return
         ends, earliest = await consumer.highwaters(*tps), await consumer.earliest_offsets(*tps)
-        committed = dict(getattr(consumer, "_committed_offset", {}))
+        committed = committed_offsets(consumer)
         starts = {tp: max(committed.get(tp) or 0, earliest.get(tp) or 0) for tp in tps}
         now = time.monotonic()
         for tp in tps:
