@@ -129,7 +129,7 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{font
 table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 6px;
 vertical-align:top;text-align:left}th{background:#f3f3f3}tr.output td{background:#f7fbff}
 .diff{background:#fff0f0;border:1px solid #d33;padding:.5em;margin:.5em 0}.ok{color:#267326}
-svg.timeline{width:100%;height:auto;border:1px solid #eee;background:#fcfcfc}
+div.scroll{overflow-x:auto}svg.timeline{width:100%;min-width:860px;height:auto;border:1px solid #eee;background:#fcfcfc}
 svg text{font:11px system-ui,sans-serif}.lane{fill:#666}.hold{fill:#f5c77e;stroke:#c98a1b}
 .m-custody{fill:#2b6cb0}.m-immigration{fill:#b7791f}.m-law{fill:#2f855a}.m-violation{fill:#c53030}
 .m-difference{fill:#fff;stroke:#d33;stroke-width:2}.diff-label{fill:#b22}.axis{fill:#555}
@@ -215,7 +215,7 @@ def _html_booking(report: Report, b: Booking, out: TextIO) -> None:
     if b.record is not None:
         out.write(f'<dl class="facts"><dt>Person</dt><dd>{e(b.record.person_id)}</dd><dt>County</dt>'
                   f'<dd>{e(b.record.county)}</dd><dt>Facility</dt><dd>{e(b.record.facility)}</dd></dl>\n')
-    out.write(_svg(report, b))
+    out.write(f'<div class="scroll">{_svg(report, b)}</div>\n')  # a narrow window scrolls the timeline
     out.write('<table class="steps"><thead><tr><th>When</th><th></th><th>What</th><th>Rule</th><th>Citation</th>'
               '<th>Source</th></tr></thead><tbody>\n')
     for x in b.entries:
