@@ -488,7 +488,8 @@ def _add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, 
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
             result, ruling = gate.handle_query(where, event.key, event.value, event.headers, clock())
-            if ruling is not None and ruling.rule_id == clets.UNKNOWN_AGENCY and await reader.catch_up():
+            if ruling is not None and ruling.rule_id == clets.UNKNOWN_AGENCY and await reader.catch_up(
+                    received=msg.time_in):
                 # the agency may have been registered after this worker last read the registry
                 result, ruling = gate.handle_query(where, event.key, event.value, event.headers, clock())
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +95,8 @@ class RegistryReader:
         self._ends: Any = None
         self._positions: dict[Any, int] = {}
         self._progress = asyncio.Condition()
+        #: when the last catch-up began (monotonic clock), once it has been read up to the ends it asked for
+        self._caught_up_at: float | None = None
 
     async def run(self) -> None:
         """Read for as long as the worker runs; a broker that does not answer is waited for, never a crash.
@@ -163,12 +166,20 @@ class RegistryReader:
         async with self._progress:
             self._progress.notify_all()
 
-    async def catch_up(self, timeout: float = 10.0) -> bool:
-        """Wait until everything the registry topic holds now has been read; False when that took too long."""
+    async def catch_up(self, timeout: float = 10.0, received: float | None = None) -> bool:
+        """Wait until everything the registry topic holds now has been read; False when that took too long.
+
+        `received` (monotonic clock) is when the query that asks arrived: a catch-up that began after it, and was
+        read to its end, already holds every agency registered before the query, so the broker is not asked
+        again (a burst of queries from an unknown agency costs one round trip, not one each).
+        """
         await self.ready.wait()
         client = self._ends
         if client is None:
             return False
+        if received is not None and self._caught_up_at is not None and self._caught_up_at >= received:
+            return True
+        began = time.monotonic()
 
         async def caught_up() -> None:
             ends = await client.end_offsets(list(self._positions))
@@ -180,4 +191,5 @@ class RegistryReader:
             await asyncio.wait_for(caught_up(), timeout)
         except TimeoutError:
             return False
+        self._caught_up_at = max(began, self._caught_up_at or began)
         return True

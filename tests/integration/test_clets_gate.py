@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 from streams import agencies, clets
@@ -129,6 +130,20 @@ def test_a_query_from_an_unknown_agency_does_not_wait_out_the_registry_readers_p
             await asyncio.wait_for(reader.ready.wait(), 30)
             before = polls
             answers = [await reader.catch_up() for _ in range(10)]
+            # a burst of queries received before a catch-up began asks the broker for the registry's end once
+            asked = 0
+            ends = reader._ends.end_offsets
+
+            async def counted_ends(*args):
+                nonlocal asked
+                asked += 1
+                return await ends(*args)
+
+            reader._ends.end_offsets = counted_ends
+            received = time.monotonic()
+            burst = [await reader.catch_up(received=received) for _ in range(20)]
+            later = await reader.catch_up(received=time.monotonic() + 1)  # after every catch-up so far: asks again
+            assert burst == [True] * 20 and later and asked == 2, (burst, asked)
             return answers, polls - before
         finally:
             task.cancel()
