@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,8 +23,9 @@ _SPACES = re.compile(r"\s+")
 _COUNTY_WORD = re.compile(r"\s+(county|parish|borough)$")
 
 
+@lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
-    """A name as it is compared: lower case, single spaces, no trailing 'County'."""
+    """A name as it is compared: lower case, single spaces, no trailing 'County' (a few hundred names recur)."""
     return _COUNTY_WORD.sub("", _SPACES.sub(" ", text.strip().lower()))
 
 
