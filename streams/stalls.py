@@ -56,11 +56,10 @@ class StallWatch:
         """
         if position is None:
             return
-        if position != self._fetched.get(partition):
-            if partition in self._fetched:
-                self._since[partition] = now
-                self._healed.discard(partition)
-            self._fetched[partition] = position
+        before = self._fetched.get(partition)
+        if before is not None and position > before:  # forward only: a seek back (healing) is no progress
+            self._since[partition] = now
+        self._fetched[partition] = position
 
     def stalled(self, ends: Mapping[Hashable, int], starts: Mapping[Hashable, int], now: float) -> list[Hashable]:
         """Partitions with messages past what was handled and no progress for `patience` seconds.

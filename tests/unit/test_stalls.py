@@ -59,3 +59,13 @@ def test_a_fetch_position_seen_first_is_not_progress_and_a_new_assignment_forget
     watch.assigned(["p0"], now=40)
     watch.fetched("p0", 3, now=41)
     assert watch.stalled({"p0": 9}, {}, now=71) == ["p0"]
+
+
+def test_the_seek_back_of_a_heal_is_not_progress_and_a_partition_still_stuck_stops_the_worker():
+    watch = StallWatch(patience=30)
+    watch.assigned(["p0"], now=0)
+    watch.fetched("p0", 50, now=1)
+    assert watch.stalled({"p0": 90}, {"p0": 10}, now=32) == ["p0"] and not watch.heal_tried("p0")
+    watch.healing("p0", now=32)
+    watch.fetched("p0", 10, now=35)  # the heal sought back to the committed offset; nothing is read after it
+    assert watch.stalled({"p0": 90}, {"p0": 10}, now=63) == ["p0"] and watch.heal_tried("p0")
