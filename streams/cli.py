@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("check-rules", help="load and validate the rule book",
                            description="Load the rule book (rules, regimes, forms, criteria, the offense table, "
                                        "policies, calendar, places, the CLETS table) and check every reference; "
-                                       "print what it holds, or the file and entry that is wrong (exit 2).")
+                                       "print what it holds and its digest (the one dt_build_info and replay "
+                                       "reports show), or the file and entry that is wrong (exit 2).")
     rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
     rules.set_defaults(handler=_check_rules)
     check = sub.add_parser("check-schemas", help="parse every schema and check it against its topic",

@@ -168,11 +168,8 @@ def human(text: str) -> str:
             return token
         return " ".join(p if p in KEEP or any(c.isdigit() for c in p) else p.lower() for p in token.split("_"))
 
-    def words(m: re.Match[str]) -> str:
-        parts = re.findall(r"[A-Z][a-z]+", m.group(1))
-        return " ".join(p.upper() if p.upper() in KEEP else p.lower() for p in parts)
-
-    text = re.sub(r"\b([a-z_]+)=", lambda m: m.group(1).replace("_", " ") + " ", _CAMEL.sub(words, text))
+    text = _CAMEL.sub(lambda m: _type_words(m.group(1)), text)
+    text = re.sub(r"\b([a-z_]+)=", lambda m: m.group(1).replace("_", " ") + " ", text)
     return _ENUM.sub(word, text)
 
 
@@ -237,6 +234,7 @@ def _what(x: Entry) -> str:
 
 
 def _type_words(type_name: str) -> str:
+    """A type name in words: `IceArrived` is "ICE arrived", `Transferred` "transferred"."""
     parts = re.findall(r"[A-Z][a-z]+|[A-Z]+(?![a-z])", type_name)
     return " ".join(p.upper() if p.upper() in KEEP else p.lower() for p in parts)
 
@@ -291,8 +289,8 @@ def _svg(report: Report, b: Booking) -> str:
                          f'<title>hold window until {html.escape(report.local(until))}</title></rect>')
         labels = _Labels()
         for x, lane in marks:
-            i = lanes.index(lane)
-            parts.append(_mark(report, x, lane, x_of(x.at), 24 + i * LANE_H, labels.place(i, x_of(x.at), _label(x))))
+            i, text = lanes.index(lane), _label(x)
+            parts.append(_mark(report, x, lane, x_of(x.at), 24 + i * LANE_H, text, labels.place(i, x_of(x.at), text)))
         i = lanes.index(DIFFERENCE_LANE) if b.differences else 0
         for d in b.differences:
             cx, y = x_of(d.at), 24 + i * LANE_H
@@ -314,8 +312,8 @@ def _label(x: Entry) -> str:
     return LABELS.get(x.type_name) or human(x.summary.split(" until ")[0])
 
 
-def _mark(report: Report, x: Entry, lane: str, cx: float, y: int, where: tuple[float, int] | None) -> str:
+def _mark(report: Report, x: Entry, lane: str, cx: float, y: int, text: str, where: tuple[float, int] | None) -> str:
     why = f"\n{x.rule_id}: {x.citation}" if x.rule_id else ""
     title = html.escape(f"{report.local(x.at)}\n{human(x.summary)}{why}")
-    label = (f'<text x="{where[0]:.1f}" y="{y + where[1]}">{html.escape(_label(x))}</text>' if where else "")
+    label = (f'<text x="{where[0]:.1f}" y="{y + where[1]}">{html.escape(text)}</text>' if where else "")
     return f'<g><circle class="m-{lane}" cx="{cx:.1f}" cy="{y}" r="6"><title>{title}</title></circle>{label}</g>'
