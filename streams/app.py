@@ -435,7 +435,7 @@ def _metrics(codec: Codec, book: rulebook.RuleBook, registry: CollectorRegistry)
         return list(spec["type"]["symbols"])
 
     reviews = [rule for rule in book.rules if rule.startswith("review.")]
-    return Metrics(registry, symbols("DeadLetter", "reason_code"), symbols("Violation", "kind"), reviews)
+    return Metrics(registry, symbols("DeadLetter", "reason_code"), reviews)
 
 
 def _count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:

@@ -2,8 +2,9 @@
 
 Names carry their unit (`_seconds`, `_messages`, `_total` for counters) and labels are bounded: topic ids, event
 types, decision kinds, outcomes, regimes, rule ids, counties, reason codes, agency kinds. Never a booking,
-person, query or agency id. Label values known in advance (dead-letter reasons, violation kinds) start at zero, so
-dashboards and alerts see a series before the first occurrence.
+person, query or agency id. Label values known in advance (dead-letter reasons, review rules, stall actions) start
+at zero, so dashboards and alerts see a series before the first occurrence; series whose labels include a county
+begin at their first occurrence, and the alerts on them count a series new in their window as an increase.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Metrics:
     """Every metric the worker exports."""
 
     def __init__(self, registry: CollectorRegistry, dead_letter_reasons: Iterable[str] = (),
-                 violation_kinds: Iterable[str] = (), review_rules: Iterable[str] = ()) -> None:
+                 review_rules: Iterable[str] = ()) -> None:
         """Create the metrics in `registry`; the label values given start at zero."""
         disable_created_metrics()  # the `_created` series double every counter and no panel reads them
         self.registry = r = registry

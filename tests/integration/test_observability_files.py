@@ -72,7 +72,7 @@ def test_the_prometheus_configs_are_valid(name, tmp_path):
 def _worker_metrics() -> tuple[Metrics, str]:
     """A Metrics fed by the real case step over every scenario, and its exposition text."""
     codec = Codec(SchemaRegistry(Settings().schemas_dir), Topics(Settings()))
-    metrics = Metrics(CollectorRegistry(), ["MALFORMED"], ["OVERDUE_RELEASE"])
+    metrics = Metrics(CollectorRegistry(), ["MALFORMED"])
     work, gate, store = CaseWork(rulebook.load(), codec, "t"), GateWork(clets.load_rows(), codec, "t"), {}
     now = datetime(2030, 1, 1, tzinfo=UTC)
     for path in sorted(CASES.glob("*.yaml")):

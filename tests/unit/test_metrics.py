@@ -17,7 +17,7 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def run(codec, name: str, until: datetime | None = None) -> tuple[Metrics, CaseWork]:
-    metrics = Metrics(CollectorRegistry(), ["MALFORMED", "MISSING_HEADER"], ["OVERDUE_RELEASE"])
+    metrics = Metrics(CollectorRegistry(), ["MALFORMED", "MISSING_HEADER"])
     work, store = CaseWork(rulebook.load(), codec, "t"), {}
     lines = [parse_line(i, t, codec) for i, t in enumerate(load(CASES / f"{name}.yaml").jsonl().splitlines(), 1)]
     messages = [codec.encode(line.type_name, line.record) for line in lines]
