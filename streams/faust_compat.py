@@ -7,7 +7,10 @@ private names. Each entry says what it relies on and why the public API does not
 - `aiokafka_consumer(app)`: the aiokafka consumer inside Faust's consumer thread (`Consumer._thread`,
   `ConsumerThread._ensure_consumer`), for the scheduler's view of fetch positions;
 - `fetch_state(consumer, tp)`: aiokafka's per-partition fetch state (`_subscription...state_value`): position
-  and high watermark without a request to the broker;
+  and high watermark without a request to the broker; `assigned_fetch_state(app, tp)` and
+  `fetch_position(app, tp)` the same through the app, for the scheduler and the stall watchdog;
+- `committed_offsets(consumer)`: the offsets Faust's consumer last committed (`Consumer._committed_offset`),
+  which the stall watchdog starts from without asking the broker;
 - `BriefFetchWaitThread`: Faust's consumer thread building its aiokafka consumer (`_create_worker_consumer`),
   whose fetch wait (`_fetch_max_wait_ms`) Faust does not expose;
 - `partition_db(store, partition)`: the RocksDB database of one partition of a Faust rocksdict table
@@ -45,12 +48,17 @@ def fetch_state(consumer: Any, tp: Any) -> Any:
     return consumer._subscription.subscription.assignment.state_value(tp)
 
 
-def fetch_position(app: Any, tp: Any) -> int | None:
-    """The app's consumer's fetch position of an assigned topic-partition, or None when it has none (yet)."""
+def assigned_fetch_state(app: Any, tp: Any) -> Any:
+    """The fetch state of a topic-partition the app's consumer has assigned, or None (not assigned, not started)."""
     try:
-        state = fetch_state(aiokafka_consumer(app), tp)
+        return fetch_state(aiokafka_consumer(app), tp)
     except Exception:  # noqa: BLE001 - not assigned (any more), or the consumer not started
         return None
+
+
+def fetch_position(app: Any, tp: Any) -> int | None:
+    """The app's consumer's fetch position of an assigned topic-partition, or None when it has none (yet)."""
+    state = assigned_fetch_state(app, tp)
     if state is None or not state.has_valid_position:
         return None
     return state.position

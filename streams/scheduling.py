@@ -30,7 +30,7 @@ from faust.types import TP
 
 from streams.codec import HEADER_TYPE, peek_occurred_at
 from streams.engine import PHASE
-from streams.faust_compat import BriefFetchWaitThread, aiokafka_consumer, fetch_state
+from streams.faust_compat import BriefFetchWaitThread, assigned_fetch_state
 
 #: how long an awaited topic may go without being fetched further before the others go on without it
 MAX_HOLD = 30.0
@@ -100,11 +100,8 @@ class EventTimeScheduler(DefaultSchedulingStrategy):
         A slow worker fetches every topic slowly, and waiting keeps the order; a topic whose fetch has not moved
         for MAX_HOLD is stalled, and the records of the others go on without it.
         """
-        try:
-            state = fetch_state(aiokafka_consumer(self.app), tp)
-        except Exception:  # noqa: BLE001 - not assigned (any more), or no consumer: nothing to wait for
-            return False
-        if state is None:
+        state = assigned_fetch_state(self.app, tp)
+        if state is None:  # not assigned (any more), or no consumer: nothing to wait for
             return False
         if state.highwater is None or not state.has_valid_position:
             position = UNFETCHED  # just assigned: its committed offset or its first fetch has not come back yet
