@@ -9,17 +9,21 @@ Avro bytes), so they evolve as events do. Values written by the release before t
 read (`LEGACY_FORMAT`), and are written again in this one the next time the booking changes.
 
 Encoding and decoding are compiled once per schema into plain functions; the events and facts of a booking,
-which do not change from one of its steps to the next, are encoded once while they are in use.
+which do not change from one of its steps to the next, are encoded once while they are in use. A state is written
+by `_Writer`, the schema compiled into functions that append Avro's binary encoding of each field to one buffer
+(byte for byte what fastavro writes: a test holds them equal), with each held event's and facts' bytes spliced
+in as they are; it is read by fastavro, which resolves older versions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import operator
 import pickle
 import typing
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +73,8 @@ class StateCodec:
         if self.latest.version > 255:
             raise StateError("a CaseState version must fit in one byte")
         self._encode = _Compiler(self).encoder(self.latest.raw)
+        self._write = _Writer(self).writer(self.latest.raw)
+        self._header = bytes((FORMAT, self.latest.version))
         # every version is resolved into the newest before it is decoded, so one decoder reads them all
         self._decode = _Compiler(self).decoder(self.latest.raw)
         # identity caches: an event or a Facts value is encoded once while it is held
@@ -79,8 +85,14 @@ class StateCodec:
 
     def dump(self, booking: engine.Booking) -> bytes:
         """The table bytes of a booking."""
+        out = bytearray(self._header)
+        self._write(booking, out)
+        return bytes(out)
+
+    def dump_by_fastavro(self, booking: engine.Booking) -> bytes:
+        """The table bytes of a booking as fastavro writes its record: what `dump` must equal."""
         buf = io.BytesIO()
-        buf.write(bytes((FORMAT, self.latest.version)))
+        buf.write(self._header)
         fastavro.schemaless_writer(buf, self.latest.parsed, self._encode(booking))
         return buf.getvalue()
 
@@ -260,6 +272,177 @@ class _Compiler:
 
 def _same(value: Any) -> Any:
     return value
+
+
+Write = Callable[[Any, bytearray], None]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = _EPOCH.replace(tzinfo=None)  # fastavro reads a naive instant as UTC
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+def _varint(n: int) -> bytes:
+    """Avro's long: zigzag, then 7 bits a byte, low first."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+#: the varints of small longs: the lengths, counts and versions a state is mostly made of
+_SMALL = tuple(_varint(n) for n in range(1024))
+
+
+def _long(n: int) -> bytes:
+    return _SMALL[n] if 0 <= n < 1024 else _varint(n)
+
+
+def _micros(value: datetime) -> int:
+    delta = value - (_EPOCH if value.tzinfo is not None else _EPOCH_NAIVE)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _write_string(value: str, out: bytearray) -> None:
+    data = value.encode()
+    out += _long(len(data))
+    out += data
+
+
+def _write_bytes(value: bytes, out: bytearray) -> None:
+    out += _long(len(value))
+    out += value
+
+
+def _write_long(value: int, out: bytearray) -> None:
+    out += _long(value)
+
+
+def _write_boolean(value: bool, out: bytearray) -> None:
+    out.append(1 if value else 0)
+
+
+def _write_micros(value: datetime, out: bytearray) -> None:
+    out += _varint(_micros(value))
+
+
+def _write_date(value: date, out: bytearray) -> None:
+    out += _long(value.toordinal() - _EPOCH_DAY)
+
+
+def _write_null(value: None, out: bytearray) -> None:
+    if value is not None:
+        raise StateError(f"{value!r} where the schema has null")
+
+
+_PRIMITIVES: dict[str, Write] = {"string": _write_string, "bytes": _write_bytes, "int": _write_long,
+                                 "long": _write_long, "boolean": _write_boolean, "null": _write_null}
+_LOGICAL: dict[tuple[str, str], Write] = {("long", "timestamp-micros"): _write_micros, ("int", "date"): _write_date}
+
+
+class _Writer:
+    """Turns the `CaseState` schema into a writer: the booking's Avro binary encoding, appended to a buffer.
+
+    It takes values as `_Compiler.encoder` does (the core's dataclasses field by field, other records as tuples,
+    sets sorted), and writes what fastavro writes for that record: an array as one block of its items then 0, a
+    union's branch index then its value. A held event's `StoredEvent` bytes and a held `Facts`' bytes are made once.
+    """
+
+    def __init__(self, codec: StateCodec) -> None:
+        self.codec = codec
+        self.named: dict[str, Any] = {}
+
+    def writer(self, schema: Any) -> Write:
+        if isinstance(schema, str):
+            if schema in self.named:
+                return self.writer(self.named[schema])
+            return _PRIMITIVES[schema]
+        if isinstance(schema, list):
+            if len(schema) != 2 or schema[0] != "null":
+                raise StateError(f"only [null, X] unions are written here, not {schema}")
+            inner = self.writer(schema[1])
+
+            def union(value: Any, out: bytearray) -> None:
+                if value is None:
+                    out.append(0)
+                else:
+                    out.append(2)  # branch 1, as a zigzag varint
+                    inner(value, out)
+            return union
+        kind = schema["type"]
+        if isinstance(kind, dict | list):
+            return self.writer(kind)
+        logical = schema.get("logicalType")
+        if kind in _PRIMITIVES:
+            return _LOGICAL.get((kind, logical), _PRIMITIVES[kind]) if logical else _PRIMITIVES[kind]
+        if kind == "array":
+            return self._array(schema["items"])
+        if kind != "record":
+            raise StateError(f"a {kind} is not written here")
+        self.named[schema["name"]] = schema
+        if schema["name"] == _EVENT:
+            return self._stored_event(self._record(schema, positional=True), [f["name"] for f in schema["fields"]])
+        if schema["name"] in CLASSES:
+            record = self._record(schema, positional=False)
+            return self._held(record) if schema["name"] in _HELD_RECORDS else record
+        return self._record(schema, positional=True)
+
+    def _array(self, items: Any) -> Write:
+        item = self.writer(items)
+
+        def array(value: Any, out: bytearray) -> None:
+            if value:
+                out += _long(len(value))
+                for x in sorted(value) if isinstance(value, frozenset) else value:
+                    item(x, out)
+            out.append(0)
+        return array
+
+    def _record(self, schema: dict, positional: bool) -> Write:
+        fields = [(f["name"], self.writer(f["type"])) for f in schema["fields"]]
+        if positional:
+            writers = [w for _, w in fields]
+
+            def by_position(value: Any, out: bytearray) -> None:
+                if len(value) != len(writers):
+                    raise StateError(f"{schema['name']} has {len(writers)} fields, not {len(value)}")
+                for w, x in zip(writers, value, strict=True):
+                    w(x, out)
+            return by_position
+
+        values = operator.attrgetter(*(name for name, _ in fields))
+        writers = [w for _, w in fields]
+        if len(writers) == 1:
+            return lambda value, out: writers[0](values(value), out)
+
+        def by_name(value: Any, out: bytearray) -> None:
+            for w, x in zip(writers, values(value), strict=True):
+                w(x, out)
+        return by_name
+
+    def _held(self, write: Write) -> Write:
+        cache = _Held()
+
+        def once(value: Any, out: bytearray) -> None:
+            found = cache.get(value)
+            if found is None:
+                found = bytearray()
+                write(value, found)
+                found = cache.put(value, bytes(found))
+            out += found
+        return once
+
+    def _stored_event(self, write: Write, names: list[str]) -> Write:
+        cache, stored = _Held(), self.codec.stored_event
+
+        def event(value: ev.Event, out: bytearray) -> None:
+            found = cache.get(value)
+            if found is None:
+                record = stored(value)
+                found = bytearray()
+                write(tuple(record[n] for n in names), found)
+                found = cache.put(value, bytes(found))
+            out += found
+        return event
 
 
 def _frozenset_fields(cls: type) -> frozenset[str]:
