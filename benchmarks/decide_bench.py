@@ -9,15 +9,15 @@ import time
 from datetime import UTC, datetime
 from itertools import islice
 
-from streams import clets
-from streams import events as ev
-from streams.codec import Codec
 from streams.config import Settings
-from streams.decide import Processor, decide_file, run
-from streams.law import rulebook
-from streams.schemas import SchemaRegistry, to_json
-from streams.simulate import SimConfig, Simulator
-from streams.topics import Topics
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, decide_file, run
+from streams.tools.simulate import SimConfig, Simulator
+from streams.wire.codec import Codec
+from streams.wire.schemas import SchemaRegistry, to_json
+from streams.wire.topics import Topics
 
 START = datetime(2019, 6, 2, 7, tzinfo=UTC)
 

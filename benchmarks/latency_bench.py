@@ -18,9 +18,9 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.local import deployment, local_broker
-from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings
-from streams.produce import EventProducer
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Codec, Coordinates, Decoded
 from tests.support.kafka import wait_until
 from tests.support.worker import WorkerProcess
 

@@ -17,17 +17,17 @@ from datetime import datetime
 from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.local import deployment, local_broker
-from streams import events as ev
 from streams.cli import main as cli
-from streams.codec import Codec, Coordinates
 from streams.config import Settings
-from streams.decide import Processor, run
-from streams.law import rulebook
-from streams.produce import EventProducer
+from streams.core import events as ev
+from streams.core.law import rulebook
 from streams.replay.reader import OUTPUTS, Reader
 from streams.replay.selection import Selection
-from streams.simulate import SimConfig, Simulator
-from streams.topics import CASE_INPUTS, Topics
+from streams.tools.decide import Processor, run
+from streams.tools.produce import EventProducer
+from streams.tools.simulate import SimConfig, Simulator
+from streams.wire.codec import Codec, Coordinates
+from streams.wire.topics import CASE_INPUTS, Topics
 
 START = datetime.fromisoformat("2017-01-01T00:00:00-08:00")
 END = datetime.fromisoformat("2018-01-01T00:00:00-08:00")

@@ -220,7 +220,8 @@ The {w['open_cases']:,} open cases are booked through the worker. The {mil['open
 to the table's changelog ({mil['written_seconds']:.0f} s): for each booking, the bytes the worker stores after its
 booking record (`casework.dump` of the core's case), on the booking's partition; booking them through the worker
 would take longer than the restore being measured. A worker given a partition reads its changelog with a plain
-aiokafka consumer and writes each fetched batch to RocksDB at once (`streams/restore.py`), from where its data dir
+aiokafka consumer and writes each fetched batch to RocksDB at once (`streams/worker/state/restore.py`), from where
+its data dir
 left off; Faust's own recovery, one record at a time, then has only what came after.
 
 {_why_worker(w, mil)}
@@ -341,8 +342,8 @@ as record batches, with the changelog, standby and rebalance handling Faust now 
 Why the recovery of {mil['open_cases']:,} open cases misses 60 s: from start to answer, the worker took in
 about {rate:,.0f} records/s of changelog, against the {w['raw_aiokafka_consume_decode']:,.0f} records/s a raw aiokafka
 consumer reads and decodes ({mil['open_cases'] / w['raw_aiokafka_consume_decode']:.0f} s for {mil['open_cases']:,}
-records). The restore writes each fetched batch whole to RocksDB (`streams/restore.py`); the rest is the worker's
-start, its group join and the first event's step. A restarted worker whose data dir is intact reads only the
+records). The restore writes each fetched batch whole to RocksDB (`streams/worker/state/restore.py`); the rest is the
+worker's start, its group join and the first event's step. A restarted worker whose data dir is intact reads only the
 changelog after its last write ({mil['intact_restart_and_answer_seconds']:.1f} s above), and with two or more
 workers each partition has a standby (`table_standby_replicas=1`) that holds its state already, so a failover
 restores only what the standby lags. Only a worker that loses its disk and has no standby restores from zero.

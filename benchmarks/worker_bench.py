@@ -19,15 +19,15 @@ from kafka.admin import NewTopic
 from benchmarks import profiling
 from benchmarks.faust_floor import FloorProcess
 from benchmarks.local import deployment, local_broker
-from streams import engine
-from streams import events as ev
-from streams.casework import dump
-from streams.codec import Codec, Coordinates
 from streams.config import Settings
-from streams.law import rulebook
-from streams.produce import EventProducer
-from streams.simulate import SimConfig, Simulator
-from streams.topics import CASE_INPUTS, Topics, partition_of
+from streams.core import engine
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.produce import EventProducer
+from streams.tools.simulate import SimConfig, Simulator
+from streams.wire.codec import Codec, Coordinates
+from streams.wire.topics import CASE_INPUTS, Topics, partition_of
+from streams.worker.step import dump
 from tests.support.kafka import end_offsets
 from tests.support.worker import WorkerProcess, committed
 

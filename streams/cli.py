@@ -18,8 +18,8 @@ from typing import Any
 from streams import __version__
 from streams.config import Settings, environment_help
 from streams.errors import DetainerTrackerError, KafkaUnavailable
-from streams.localstate import EXIT_INFRASTRUCTURE, disk_too_full, mark_clean_stop, prepare
-from streams.reach import Refused, check
+from streams.wire.reach import Refused, check
+from streams.worker.state.local import EXIT_INFRASTRUCTURE, disk_too_full, mark_clean_stop, prepare
 
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "policies, calendar, places, the CLETS table) and check every reference; "
                                        "print what it holds and its digest (the one dt_build_info and replay "
                                        "reports show), or the file and entry that is wrong (exit 2).")
-    rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
+    rules.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/core/law/data)")
     rules.set_defaults(handler=_check_rules)
     check = sub.add_parser("check-schemas", help="parse every schema and check it against its topic",
                            description="Parse every schema version under schemas/, check that versions have no gaps "
@@ -132,7 +132,7 @@ def _broker_parser(sub: Any) -> None:
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.localbroker import DEFAULT_HOME, LocalBroker, ensure_jars
+    from streams.tools.localbroker import DEFAULT_HOME, LocalBroker, ensure_jars
 
     home = args.home or (Path(os.environ["DT_BROKER_HOME"]) if os.environ.get("DT_BROKER_HOME") else DEFAULT_HOME)
     port = args.port or _env_port("DT_BROKER_PORT", 9092)
@@ -182,9 +182,9 @@ def _local_users(home: Path, settings: Settings, roles: Path | None) -> dict[str
     """The SCRAM users of a secured local broker: kept in HOME/credentials, made once with random passwords."""
     import secrets
 
-    from streams import access
-    from streams.localbroker import ADMIN_USER, SCRAM_MECHANISM, LocalBroker
-    from streams.topics import Topics
+    from streams.tools import access
+    from streams.tools.localbroker import ADMIN_USER, SCRAM_MECHANISM, LocalBroker
+    from streams.wire.topics import Topics
 
     plan = access.load(roles or access.DEFAULT_ROLES, Topics(settings), settings.app_id)
     folder = home / "credentials"
@@ -229,9 +229,9 @@ def _acl_parser(sub: Any) -> None:
 
 
 def _acl(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import access
-    from streams.admin import admin_client
-    from streams.topics import Topics
+    from streams.tools import access
+    from streams.tools.admin import admin_client
+    from streams.wire.topics import Topics
 
     topics = Topics(settings)
     plan = access.load(args.file or access.DEFAULT_ROLES, topics, settings.app_id)
@@ -292,15 +292,15 @@ def _agencies_parser(sub: Any) -> None:
 
 
 def _agencies(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import agencies
-    from streams.produce import EventProducer
+    from streams.tools import agencies
+    from streams.tools.produce import EventProducer
 
     codec = _codec(settings)
     topic = codec.topics["clets_agreements"].name
     registry = agencies.read_registry(settings.kafka_client_config(), codec, topic)
     if args.action == "list":
         if args.json:
-            from streams.schemas import to_json
+            from streams.wire.schemas import to_json
 
             for _, r in sorted(registry.items()):
                 print(json.dumps(to_json(codec.registry.latest(agencies.TYPE), r)))
@@ -335,7 +335,7 @@ def _agencies(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _deploy_parser(sub: Any) -> None:
-    from streams.kubernetes import DEFAULT_OUT, Options
+    from streams.tools.kubernetes import DEFAULT_OUT, Options
 
     d = Options()
     p = sub.add_parser("deploy", help="write the Kubernetes manifests derived from the topics, roles and alerts",
@@ -359,8 +359,8 @@ def _deploy_parser(sub: Any) -> None:
 
 
 def _deploy(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import access
-    from streams.kubernetes import Options, render, write
+    from streams.tools import access
+    from streams.tools.kubernetes import Options, render, write
 
     if not 1 <= args.workers <= settings.partitions:
         raise DetainerTrackerError(f"--workers must be 1 to {settings.partitions} (a worker owns at least one of "
@@ -392,12 +392,12 @@ def _topics_parser(sub: Any) -> None:
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import Topics
+    from streams.wire.topics import Topics
 
     topics = Topics(settings)
     if args.action == "list":
         return _list_topics(topics, None if args.declared else settings, args.json)
-    from streams.admin import admin_client, create_topics
+    from streams.tools.admin import admin_client, create_topics
 
     admin = admin_client(settings.kafka_client_config())
     try:
@@ -418,7 +418,7 @@ def _list_topics(topics: Any, settings: Settings | None, as_json: bool = False) 
     """The declared topics, and (given the settings) what the broker holds of each; 1 when it differs."""
     found: dict[str, int] | None = None
     if settings is not None:
-        from streams.admin import admin_client, partition_counts
+        from streams.tools.admin import admin_client, partition_counts
 
         admin = admin_client(settings.kafka_client_config())
         try:
@@ -470,8 +470,8 @@ def _produce_parser(sub: Any) -> None:
 
 
 def _produce(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.admission import TimeWindow
-    from streams.produce import EventProducer, check_lines, produce_file
+    from streams.core.admission import TimeWindow
+    from streams.tools.produce import EventProducer, check_lines, produce_file
 
     codec = _codec(settings)
     stream = sys.stdin.buffer if args.file == "-" else _open(args.file)
@@ -528,7 +528,7 @@ def _simulate_parser(sub: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import simulate
+    from streams.tools import simulate
 
     live_from = _instant(args.start)
     config = simulate.SimConfig(start=live_from - timedelta(days=args.backfill_days), days=args.days,
@@ -555,7 +555,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     report = None if args.quiet else progress
     speed = (args.speed if args.speed is not None else 0.0 if args.output else 1.0) or None
     if args.output:
-        from streams.schemas import to_json
+        from streams.wire.schemas import to_json
 
         codec = _codec(settings)
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
@@ -568,7 +568,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
                      checkpoint=(lambda: (out.flush(), state.save(args.state))) if state else None)
         out.flush()
         return 0
-    from streams.produce import EventProducer
+    from streams.tools.produce import EventProducer
 
     with EventProducer(settings.kafka_client_config(), _codec(settings),
                        client_id="detainer-tracker-simulator") as p:
@@ -626,7 +626,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     import faust
 
-    from streams.app import create_app
+    from streams.worker.app import create_app
 
     changes = {k: v for k, v in (("data_dir", args.data_dir), ("store", args.store),
                                  ("web_port", args.web_port)) if v is not None}
@@ -658,7 +658,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _watch(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.watch import watch
+    from streams.tools.watch import watch
 
     watch(settings.kafka_client_config(), _codec(settings), args.every, lambda line: print(line, flush=True))
     return 0
@@ -676,7 +676,7 @@ def _decide_parser(sub: Any) -> None:
                     "every output as one JSON line to stdout. Bad lines are reported on stderr with their numbers "
                     "and do not stop the run (exit 1 when there were any).")
     p.add_argument("file", help="JSON-lines events, or - for standard input")
-    p.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
+    p.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/core/law/data)")
     p.add_argument("--jurisdiction", default="CA",
                    help="STATE or STATE/County for bookings whose booking record is not in the input (default CA)")
     p.add_argument("--until", help="at the end of input, fire deadlines up to this ISO instant")
@@ -686,7 +686,7 @@ def _decide_parser(sub: Any) -> None:
 
 
 def _decide(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.decide import decide_file
+    from streams.tools.decide import decide_file
 
     state, _, county = args.jurisdiction.partition("/")
     until = _instant(args.until) if args.until else None
@@ -709,10 +709,10 @@ def _state_parser(sub: Any) -> None:
 
 
 def _state(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.casestate import StateCodec, readable
     from streams.replay.state import read_state
-    from streams.schemas import SchemaRegistry
-    from streams.topics import changelog_of
+    from streams.wire.schemas import SchemaRegistry
+    from streams.wire.state import StateCodec, readable
+    from streams.wire.topics import changelog_of
 
     states = StateCodec(SchemaRegistry(settings.schemas_dir))
     changelog = changelog_of(settings.app_id)
@@ -757,8 +757,8 @@ def _import_parser(sub: Any) -> None:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.importer import ColumnMap, convert, read_rows
-    from streams.schemas import to_json
+    from streams.tools.importer import ColumnMap, convert, read_rows
+    from streams.wire.schemas import to_json
 
     column_map = ColumnMap.load(args.column_map)
     if not args.file.is_file():
@@ -780,8 +780,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         if out is not sys.stdout:
             out.close()
     elif not args.dry_run:
-        from streams.produce import EventProducer
-        from streams.terminal import ProgressBar
+        from streams.tools.produce import EventProducer
+        from streams.tools.terminal import ProgressBar
 
         show = sys.stderr.isatty() if args.progress is None else args.progress
         bar = ProgressBar(sys.stderr, label="import", unit="events") if show else None
@@ -812,20 +812,20 @@ def _schema_parser(sub: Any) -> None:
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.describe_schema import write
+    from streams.tools.describe_schema import write
 
     write(_codec(settings), args.type_name, args.json, sys.stdout, args.schema_version)
     return 0
 
 
 def _tail_parser(sub: Any) -> None:
-    from streams import tail
+    from streams.tools import tail
 
     tail.add_parser(sub, _tail)
 
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import tail
+    from streams.tools import tail
 
     return tail.run(args, settings, _codec(settings))
 
@@ -843,8 +843,8 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import clets
-    from streams.law import rulebook
+    from streams.core import clets
+    from streams.core.law import rulebook
 
     book = rulebook.load(args.rules)
     rows = clets.load_rows(args.rules)
@@ -859,9 +859,9 @@ def _check_rules(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _codec(settings: Settings) -> Any:
-    from streams.codec import Codec
-    from streams.schemas import SchemaRegistry
-    from streams.topics import Topics
+    from streams.wire.codec import Codec
+    from streams.wire.schemas import SchemaRegistry
+    from streams.wire.topics import Topics
 
     return Codec(SchemaRegistry(settings.schemas_dir), Topics(settings))
 

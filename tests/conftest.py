@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.admin import admin_client, create_topics, delete_topics
-from streams.codec import Codec
 from streams.config import Settings
-from streams.localbroker import LocalBroker, free_port
-from streams.schemas import SchemaRegistry
-from streams.topics import Topics
+from streams.tools.admin import admin_client, create_topics, delete_topics
+from streams.tools.localbroker import LocalBroker, free_port
+from streams.wire.codec import Codec
+from streams.wire.schemas import SchemaRegistry
+from streams.wire.topics import Topics
 
 
 @pytest.fixture(scope="session")

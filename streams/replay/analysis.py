@@ -1,6 +1,6 @@
 """What a replay makes of what it read, with no broker: timelines, re-decision, differences and audit counts.
 
-Re-decision runs the same engine as `decide` and the live worker (`streams.decide.Processor`), one partition at a
+Re-decision runs the same engine as `decide` and the live worker (`streams.tools.decide.Processor`), one partition at a
 time up to the stream time the live workers had reached on it, so the same deadlines fire. Outputs are compared
 field for field except `decided_at` (the wall-clock moment of emission, which no replay can reproduce).
 """
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from streams import events as ev
-from streams.decide import Processor, order_by_event_time
-from streams.decisions import COMMAND, CORRECTION, DECISION, NOTICE, STATUS, VIOLATION
-from streams.engine import PHASE
-from streams.law.rulebook import RuleBook
+from streams.core import events as ev
+from streams.core.decisions import COMMAND, CORRECTION, DECISION, NOTICE, STATUS, VIOLATION
+from streams.core.engine import PHASE
+from streams.core.law.rulebook import RuleBook
 from streams.replay.capture import Capture, Recorded
-from streams.topics import partition_of
+from streams.tools.decide import Processor, order_by_event_time
+from streams.wire.topics import partition_of
 
 LEFT_CUSTODY = ("Released", "Transferred")
 #: fields that differ between any two emissions of the same output

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from streams import events as ev
-from streams.codec import DeadLetter
+from streams.core import events as ev
 from streams.replay.selection import Selection
-from streams.topics import partition_of
+from streams.wire.codec import DeadLetter
+from streams.wire.topics import partition_of
 
 
 @dataclass(frozen=True)

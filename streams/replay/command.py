@@ -10,14 +10,14 @@ from typing import Any, TextIO
 
 from streams import __version__
 from streams.config import Settings
+from streams.core.law import rulebook
+from streams.core.law.regimes import as_if
 from streams.errors import ConfigError
-from streams.law import rulebook
-from streams.law.regimes import as_if
 from streams.replay import analysis, report
 from streams.replay.capture import Capture
 from streams.replay.reader import Reader
 from streams.replay.selection import Selection, parse_bound
-from streams.terminal import ProgressBar
+from streams.tools.terminal import ProgressBar
 
 EXIT_DIFFERENT = 1
 #: no booking matched the selection: nothing was replayed (a mistyped booking id, a county with no bookings)
@@ -59,7 +59,7 @@ def add_parser(sub: Any, handler_wrapper: Any) -> None:
     p.add_argument("--no-diff", action="store_true", help="do not re-decide or compare (exit 0 whatever was recorded)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("-o", "--output", type=Path, help="write the report here instead of standard output")
-    p.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/law/data)")
+    p.add_argument("--rules", type=Path, help="rule book folder (default: the shipped streams/core/law/data)")
     p.add_argument("--jurisdiction", default="CA", help="state whose zone dates are read in and shown (default CA)")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,

@@ -20,13 +20,13 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from streams import events as ev
-from streams.codec import HEADER_TYPE, Codec, Coordinates, DeadLetter
+from streams.core import events as ev
 from streams.errors import KafkaUnavailable
-from streams.reach import check
 from streams.replay.capture import Capture, Recorded
 from streams.replay.selection import Selection
-from streams.topics import CASE_INPUTS, CASE_OUTPUTS, Topics, partition_of
+from streams.wire.codec import HEADER_TYPE, Codec, Coordinates, DeadLetter
+from streams.wire.reach import check
+from streams.wire.topics import CASE_INPUTS, CASE_OUTPUTS, Topics, partition_of
 
 OUTPUTS = CASE_OUTPUTS
 BOOKING = "BookingRecorded"

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from streams import events as ev
+from streams.core import events as ev
 from streams.replay.analysis import Difference, Entry, Row, plain
 
 COLUMNS = ("booking_id", "at", "side", "type", "summary", "rule_id", "citation", "where", "id")

@@ -1,7 +1,7 @@
 """One booking's state as the case processor holds it, read back from the cases table's changelog for audit.
 
 The changelog (`<app id>-cases-changelog`, compacted, keyed by booking id) holds each booking's latest state as a
-`CaseState` record (`streams.casestate`); a booking's state is on the partition of its id. The newest value for
+`CaseState` record (`streams.wire.state`); a booking's state is on the partition of its id. The newest value for
 the booking is what a worker restoring that partition would hold.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from streams.casestate import StateCodec
 from streams.errors import KafkaUnavailable
-from streams.reach import check
-from streams.topics import partition_of
+from streams.wire.reach import check
+from streams.wire.state import StateCodec
+from streams.wire.topics import partition_of
 
 #: how long a poll may come back empty before the read stops short of the end
 EMPTY_POLLS = 20

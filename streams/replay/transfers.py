@@ -20,8 +20,8 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from streams.config import Settings
+from streams.core.law import rulebook
 from streams.errors import ConfigError
-from streams.law import rulebook
 from streams.replay.analysis import net
 from streams.replay.capture import Capture, Recorded
 from streams.replay.reader import Reader
@@ -117,7 +117,7 @@ def add_parser(sub: Any, handler: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, codec: Any) -> int:
     """Read the year, write the rows, say how many were permitted."""
-    from streams.terminal import ProgressBar
+    from streams.tools.terminal import ProgressBar
 
     zone = rulebook.load().jurisdiction(STATE).zone
     selection = year_window(args.year, zone)

@@ -3,7 +3,7 @@
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from streams.produce import EventProducer
+from streams.tools.produce import EventProducer
 from tests.support.worker import WorkerProcess, wait_processed
 
 

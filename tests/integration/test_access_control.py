@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from streams import access
-from streams.admin import admin_client, create_topics
 from streams.cli import main
-from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings, client_context
-from streams.jsonlines import parse_line
-from streams.localbroker import ADMIN_USER, LocalBroker, free_port
-from streams.produce import EventProducer
-from streams.reach import AccessRefused, check
-from streams.topics import Topics
+from streams.tools import access
+from streams.tools.admin import admin_client, create_topics
+from streams.tools.localbroker import ADMIN_USER, LocalBroker, free_port
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Codec, Coordinates, Decoded
+from streams.wire.jsonlines import parse_line
+from streams.wire.reach import AccessRefused, check
+from streams.wire.topics import Topics
 from tests.scenarios.loader import CASES, load
 from tests.support.access import acls_listed_anonymously, may_read, may_write, read
 from tests.support.worker import WorkerProcess

@@ -17,14 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaAdminClient, TopicPartition
 
-from streams import clets
-from streams import events as ev
-from streams.decide import Processor, run
-from streams.law import rulebook
-from streams.produce import EventProducer
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
 from streams.replay.analysis import net
-from streams.simulate import SimConfig, Simulator
-from streams.topics import CASE_INPUTS
+from streams.tools.decide import Processor, run
+from streams.tools.produce import EventProducer
+from streams.tools.simulate import SimConfig, Simulator
+from streams.wire.topics import CASE_INPUTS
 from tests.support.kafka import end_offsets
 from tests.support.step import Out, comparable
 from tests.support.worker import WorkerProcess, committed, outputs_on_kafka, wait_processed

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from streams.errors import BrokerError
-from streams.localbroker import LocalBroker, free_port
+from streams.tools.localbroker import LocalBroker, free_port
 
 
 @pytest.fixture

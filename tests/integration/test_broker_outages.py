@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from kafka import KafkaAdminClient, KafkaProducer
 
-from streams.localstate import EXIT_INFRASTRUCTURE
-from streams.produce import EventProducer
-from streams.topics import CASE_INPUTS, CASE_OUTPUTS, changelog_of
+from streams.tools.produce import EventProducer
+from streams.wire.topics import CASE_INPUTS, CASE_OUTPUTS, changelog_of
+from streams.worker.state.local import EXIT_INFRASTRUCTURE
 from tests.support.kafka import batches_on_disk, end_offsets, read_all
 from tests.support.worker import WorkerProcess, committed
 

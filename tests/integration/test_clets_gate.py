@@ -6,14 +6,15 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from streams import agencies, clets
-from streams import events as ev
 from streams.cli import main
-from streams.codec import Coordinates, Decoded
-from streams.decide import Processor, run
-from streams.jsonlines import parse_line
-from streams.law import rulebook
-from streams.produce import EventProducer
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools import agencies
+from streams.tools.decide import Processor, run
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Coordinates, Decoded
+from streams.wire.jsonlines import parse_line
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import read_all, read_until
 from tests.support.worker import WorkerProcess
@@ -105,7 +106,7 @@ def test_a_query_from_an_unknown_agency_does_not_wait_out_the_registry_readers_p
     """Each refusal of an unknown agency asks for the registry's end; the reader's long poll must not hold it."""
     import asyncio
 
-    from streams.gatework import GateWork, RegistryReader
+    from streams.worker.gate import GateWork, RegistryReader
 
     registry = kafka_codec.topics["clets_agreements"]
     gate = GateWork(clets.load_rows(), kafka_codec, "test")

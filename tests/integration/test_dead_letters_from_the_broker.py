@@ -2,7 +2,7 @@
 
 from kafka import KafkaProducer
 
-from streams.codec import Coordinates, DeadLetter, Decoded
+from streams.wire.codec import Coordinates, DeadLetter, Decoded
 from tests.support.kafka import read_until
 from tests.support.records import example_record
 

@@ -26,7 +26,7 @@ def test_decide_cli_on_a_scenario_file_with_a_bad_line(tmp_path):
 def test_a_broken_rule_book_stops_decide_naming_the_file(tmp_path):
     import shutil
 
-    from streams.law.rulebook import DATA_DIR
+    from streams.core.law.rulebook import DATA_DIR
 
     rules = tmp_path / "rules"
     shutil.copytree(DATA_DIR, rules)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import fastavro
 from kafka.partitioner.default import murmur2
 
-from streams.codec import HEADER_SCHEMA, HEADER_TYPE, HEADER_VERSION, Coordinates, Decoded
+from streams.wire.codec import HEADER_SCHEMA, HEADER_TYPE, HEADER_VERSION, Coordinates, Decoded
 from tests.integration.test_backlog_faults import SIZE, Backlog
 from tests.support.kafka import read_all
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
-from streams.topics import CASE_INPUTS, CASE_OUTPUTS
+from streams.wire.topics import CASE_INPUTS, CASE_OUTPUTS
 from tests.support.kafka import end_offsets
 from tests.support.worker import WorkerProcess, outputs_on_kafka, wait_processed
 
@@ -31,7 +31,7 @@ def _all_taken(settings, admin, worker):
 
 
 def _names(settings, ids):
-    from streams.topics import Topics
+    from streams.wire.topics import Topics
 
     topics = Topics(settings)
     return [topics.name(i) for i in ids]

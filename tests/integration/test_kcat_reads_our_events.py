@@ -4,7 +4,7 @@ import subprocess
 
 from kafka.partitioner.default import murmur2
 
-from streams.produce import EventProducer
+from streams.tools.produce import EventProducer
 from tests.support.records import example_record
 
 
@@ -43,7 +43,7 @@ def test_kcat_raw_bytes_decode_with_our_codec(settings, kafka_codec, tmp_path):
     topic = kafka_codec.topics.for_event("DetainerLodged").name
     raw = subprocess.run(["kcat", "-b", settings.bootstrap_servers, "-C", "-t", topic, "-e", "-q", "-c", "1",
                           "-f", "%s"], capture_output=True, timeout=60, check=True).stdout
-    from streams.codec import Coordinates
+    from streams.wire.codec import Coordinates
 
     decoded = kafka_codec.decode(raw, [("dt-type", b"DetainerLodged"), ("dt-version", b"1")],
                                  Coordinates(topic, 0, 0), b"BK-RAW")

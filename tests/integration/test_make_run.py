@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.localbroker import LocalBroker, free_port
-from streams.reach import WrongProtocol, check
+from streams.tools.localbroker import LocalBroker, free_port
+from streams.wire.reach import WrongProtocol, check
 from tests.support.kafka import wait_until
 
 ROOT = Path(__file__).parents[2]

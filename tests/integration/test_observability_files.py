@@ -13,17 +13,17 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams import clets
-from streams.casework import CaseWork
-from streams.codec import Codec, Coordinates
 from streams.config import ENVIRONMENT, Settings
-from streams.gatework import GateWork
-from streams.jsonlines import parse_line
-from streams.law import rulebook
-from streams.localbroker import DEFAULT_KAFKA_VERSION
-from streams.metrics import Metrics
-from streams.schemas import SchemaRegistry
-from streams.topics import Topics
+from streams.core import clets
+from streams.core.law import rulebook
+from streams.tools.localbroker import DEFAULT_KAFKA_VERSION
+from streams.wire.codec import Codec, Coordinates
+from streams.wire.jsonlines import parse_line
+from streams.wire.schemas import SchemaRegistry
+from streams.wire.topics import Topics
+from streams.worker.gate import GateWork
+from streams.worker.metrics import Metrics
+from streams.worker.step import CaseWork
 from tests.scenarios.loader import CASES, load
 
 ROOT = Path(__file__).parents[2]

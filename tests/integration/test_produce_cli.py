@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from streams.codec import Coordinates, Decoded
+from streams.wire.codec import Coordinates, Decoded
 from tests.support.kafka import read_until
 
 

@@ -8,9 +8,9 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from streams.codec import Encoded
-from streams.produce import EventProducer
-from streams.progress import ProgressGuard
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Encoded
+from streams.worker.progress import ProgressGuard
 
 
 def _input(settings, kafka_codec, n: int) -> str:

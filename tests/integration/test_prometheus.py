@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.jsonlines import parse_line
-from streams.localbroker import free_port
-from streams.produce import EventProducer
+from streams.tools.localbroker import free_port
+from streams.tools.produce import EventProducer
+from streams.wire.jsonlines import parse_line
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import wait_until
 from tests.support.worker import WorkerProcess

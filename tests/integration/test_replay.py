@@ -16,13 +16,13 @@ from kafka.structs import OffsetAndMetadata
 
 from streams import __version__
 from streams.cli import main
-from streams.jsonlines import Line, parse_line
-from streams.law import rulebook
-from streams.produce import EventProducer
+from streams.core.law import rulebook
 from streams.replay.reader import Reader
 from streams.replay.selection import Selection
-from streams.simulate import SimConfig, Simulator
-from streams.topics import partition_of
+from streams.tools.produce import EventProducer
+from streams.tools.simulate import SimConfig, Simulator
+from streams.wire.jsonlines import Line, parse_line
+from streams.wire.topics import partition_of
 from tests.scenarios.loader import CASES, load
 from tests.support.browser import Browser
 from tests.support.records import example_record

@@ -10,8 +10,8 @@ import sys
 
 from kafka import KafkaAdminClient
 
-from streams.jsonlines import parse_line
-from streams.produce import EventProducer
+from streams.tools.produce import EventProducer
+from streams.wire.jsonlines import parse_line
 from tests.scenarios.loader import load
 from tests.support.worker import WorkerProcess, last_offsets, wait_processed
 

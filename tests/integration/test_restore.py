@@ -8,7 +8,7 @@ import uuid
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from streams.restore import restore_changelog
+from streams.worker.state.restore import restore_changelog
 
 
 def _changelog(settings, records: list[tuple[int, bytes, bytes | None]]) -> str:

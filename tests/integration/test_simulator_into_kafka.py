@@ -6,8 +6,8 @@ import sys
 from collections import Counter
 from datetime import datetime
 
-from streams.codec import Coordinates, Decoded
-from streams.simulate import SimConfig, Simulator
+from streams.tools.simulate import SimConfig, Simulator
+from streams.wire.codec import Coordinates, Decoded
 from tests.support.kafka import read_until
 
 

@@ -8,7 +8,7 @@ import sys
 
 from kafka import KafkaAdminClient
 
-from streams.jsonlines import parse_line
+from streams.wire.jsonlines import parse_line
 from tests.scenarios.loader import CASES, load
 from tests.support.worker import WorkerProcess, last_offsets, wait_processed
 
@@ -23,7 +23,7 @@ def _state(settings, booking_id):
 
 
 def test_a_booking_s_state_is_read_back_from_the_changelog(settings, kafka_codec, tmp_path):
-    from streams.produce import EventProducer
+    from streams.tools.produce import EventProducer
 
     scenario = load(CASES / f"{SCENARIO}.yaml")
     lines = [parse_line(i, t, kafka_codec) for i, t in enumerate(scenario.jsonl().splitlines(), 1)]

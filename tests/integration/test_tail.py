@@ -10,9 +10,9 @@ import time
 
 from kafka import KafkaAdminClient, KafkaProducer
 
-from streams.jsonlines import parse_line
-from streams.produce import EventProducer
-from streams.topics import Topics
+from streams.tools.produce import EventProducer
+from streams.wire.jsonlines import parse_line
+from streams.wire.topics import Topics
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import end_offsets
 from tests.support.worker import WorkerProcess, last_offsets, wait_processed

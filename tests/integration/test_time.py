@@ -10,12 +10,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from streams import clets
-from streams import events as ev
-from streams.codec import Coordinates
-from streams.decide import Processor, run
-from streams.law import rulebook
-from streams.produce import EventProducer
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, run
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Coordinates
 from tests.integration.test_worker import _live_scenarios
 from tests.support.kafka import read_all, wait_until
 from tests.support.step import comparable

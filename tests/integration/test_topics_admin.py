@@ -1,8 +1,8 @@
 import uuid
 
-from streams.admin import admin_client, create_topics, delete_topics
 from streams.config import Settings
-from streams.topics import Topics
+from streams.tools.admin import admin_client, create_topics, delete_topics
+from streams.wire.topics import Topics
 
 
 def test_topics_create_is_idempotent_and_sets_retention_and_compaction(broker):

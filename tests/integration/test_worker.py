@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaAdminClient, TopicPartition
 
-from streams import clets
-from streams import events as ev
-from streams.codec import Coordinates
-from streams.decide import Processor, run
-from streams.jsonlines import parse_line
-from streams.law import rulebook
-from streams.produce import EventProducer
-from streams.topics import CASE_INPUTS, partition_of
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, run
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Coordinates
+from streams.wire.jsonlines import parse_line
+from streams.wire.topics import CASE_INPUTS, partition_of
 from tests.scenarios.loader import CASES, load
 from tests.support.kafka import end_offsets, read_all, read_until
 from tests.support.step import comparable

@@ -8,12 +8,12 @@ from itertools import islice
 
 from kafka import KafkaAdminClient, TopicPartition
 
-from streams import clets
-from streams import events as ev
-from streams.decide import Processor, run
-from streams.law import rulebook
-from streams.produce import EventProducer
-from streams.simulate import SimConfig, Simulator
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, run
+from streams.tools.produce import EventProducer
+from streams.tools.simulate import SimConfig, Simulator
 from tests.support.kafka import end_offsets
 from tests.support.worker import WorkerProcess, committed, outputs_on_kafka, wait_processed
 

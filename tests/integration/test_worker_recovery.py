@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from streams.produce import EventProducer
-from streams.topics import partition_of
+from streams.tools.produce import EventProducer
+from streams.wire.topics import partition_of
 from tests.support.kafka import wait_until
 from tests.support.worker import WorkerProcess, committed, outputs_on_kafka, wait_processed
 

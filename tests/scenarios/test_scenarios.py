@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from streams.decide import decide_file
-from streams.jsonlines import parse_line
-from streams.schemas import to_json
+from streams.tools.decide import decide_file
+from streams.wire.jsonlines import parse_line
+from streams.wire.schemas import to_json
 from tests.scenarios.loader import Scenario, load_all, row_of_output
 from tests.support.step import Step
 

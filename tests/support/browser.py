@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from streams.localbroker import free_port
+from streams.tools.localbroker import free_port
 
 # no network at all: any host resolves to nothing, so a page that needs one shows it
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

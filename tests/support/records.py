@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from streams.schemas import Schema
+from streams.wire.schemas import Schema
 
 INSTANT = datetime(2019, 2, 5, 18, 0, tzinfo=UTC)
 DAY = date(2006, 2, 1)

@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from streams import events as ev
 from streams.cli import main
-from streams.codec import Codec
 from streams.config import Settings
-from streams.decide import Emitted, Processor, run
-from streams.jsonlines import Line
-from streams.law import rulebook
-from streams.produce import EventProducer
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Emitted, Processor, run
+from streams.tools.produce import EventProducer
+from streams.wire.codec import Codec
+from streams.wire.jsonlines import Line
 
 
 def produce_lines(settings: Settings, codec: Codec, lines: Iterable[Line]) -> None:

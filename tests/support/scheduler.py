@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from streams.scheduling import EventTimeScheduler, merged_for
+from streams.worker.scheduling import EventTimeScheduler, merged_for
 
 _Record = namedtuple("_Record", "offset timestamp key value headers")
 

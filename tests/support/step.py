@@ -7,12 +7,12 @@ from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams import clets
-from streams.casework import CaseWork
-from streams.codec import Codec, Coordinates
-from streams.gatework import GateWork
-from streams.law import rulebook
+from streams.core import clets
+from streams.core.law import rulebook
 from streams.replay.analysis import net
+from streams.wire.codec import Codec, Coordinates
+from streams.worker.gate import GateWork
+from streams.worker.step import CaseWork
 
 Out = namedtuple("Out", "type_name record")
 #: the worker's wall clock in these tests: later than every event they send

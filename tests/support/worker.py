@@ -14,10 +14,10 @@ from typing import Any
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
 
-from streams.codec import Codec, Coordinates, Decoded
 from streams.config import Settings
-from streams.localbroker import free_port
-from streams.topics import CASE_OUTPUTS
+from streams.tools.localbroker import free_port
+from streams.wire.codec import Codec, Coordinates, Decoded
+from streams.wire.topics import CASE_OUTPUTS
 from tests.support.kafka import read_all
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams import access
 from streams.config import Settings
 from streams.errors import ConfigError
-from streams.topics import CASE_OUTPUTS, Topics
+from streams.tools import access
+from streams.wire.topics import CASE_OUTPUTS, Topics
 
 SETTINGS = Settings(topic_prefix="dt.")
 TOPICS = Topics(SETTINGS)

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams import agencies, clets
-from streams.codec import Coordinates
+from streams.core import clets
 from streams.errors import ConfigError
-from streams.gatework import GateWork
+from streams.tools import agencies
+from streams.wire.codec import Coordinates
+from streams.worker.gate import GateWork
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -21,7 +22,7 @@ def _file(tmp_path, text):
 
 
 def test_the_shipped_example_registry_reads(codec, tmp_path):
-    from streams.access import REPO_ROOT
+    from streams.tools.access import REPO_ROOT
 
     records = agencies.read_file(REPO_ROOT / "deploy" / "agencies.yaml", codec, "test", NOW)
     assert {r["kind"] for r in records} == {"LOCAL_CA", "ICE_ERO", "ICE_HSI", "CBP", "OTHER_FED"}

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from faust.types import TP
 
-from streams import clets
-from streams import events as ev
-from streams.casework import CaseWork
-from streams.codec import Coordinates
-from streams.decide import Processor, run
-from streams.jsonlines import parse_line
-from streams.law import rulebook
-from streams.topics import CASE_INPUTS
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, run
+from streams.wire.codec import Coordinates
+from streams.wire.jsonlines import parse_line
+from streams.wire.topics import CASE_INPUTS
+from streams.worker.step import CaseWork
 from tests.scenarios.loader import CASES, load
 from tests.support.scheduler import Record, State, scheduler
 from tests.support.step import comparable

@@ -11,9 +11,9 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from streams.casestate import CLASSES, FORMAT, STATE_SCHEMAS, StateCodec, StateError, plain
-from streams.jsonlines import parse_line
-from streams.schemas import from_json, to_json
+from streams.wire.jsonlines import parse_line
+from streams.wire.schemas import from_json, to_json
+from streams.wire.state import CLASSES, FORMAT, STATE_SCHEMAS, StateCodec, StateError, plain
 from tests.scenarios.loader import load_all, row_of_output
 from tests.support.records import named_types
 from tests.support.step import Out, Step
@@ -56,11 +56,11 @@ def _simulated_bookings(n: int = 8_000):
     from datetime import UTC, datetime
     from itertools import islice
 
-    from streams import clets
-    from streams import events as ev
-    from streams.decide import Processor, run
-    from streams.law import rulebook
-    from streams.simulate import SimConfig, Simulator
+    from streams.core import clets
+    from streams.core import events as ev
+    from streams.core.law import rulebook
+    from streams.tools.decide import Processor, run
+    from streams.tools.simulate import SimConfig, Simulator
 
     records = islice(Simulator(SimConfig(start=datetime(2021, 3, 1, 7, tzinfo=UTC), seed=11)).events(), n)
     processor = Processor(rulebook.load(), clets.load_rows())

@@ -2,10 +2,10 @@
 
 from datetime import datetime, timedelta
 
-from streams import cases
-from streams import events as ev
-from streams.decisions import Deadline
-from streams.law import rulebook
+from streams.core import cases
+from streams.core import events as ev
+from streams.core.decisions import Deadline
+from streams.core.law import rulebook
 
 BOOK = rulebook.load()
 T0 = datetime.fromisoformat("2016-05-02T09:00:00-07:00")

@@ -3,11 +3,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, DeadLetter, Decoded, peek_occurred_at
 from streams.config import Settings
 from streams.errors import EventValidationError
-from streams.schemas import SchemaRegistry, from_json, to_json
-from streams.topics import Topics
+from streams.wire.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, DeadLetter, Decoded, peek_occurred_at
+from streams.wire.schemas import SchemaRegistry, from_json, to_json
+from streams.wire.topics import Topics
 from tests.support.records import example_record
 
 AT = Coordinates("dt.jail.bookings", 4, 1234, 1_550_000_000_000)

@@ -5,7 +5,7 @@ import pytest
 
 from streams.config import ENVIRONMENT, Settings, environment_help
 from streams.errors import ConfigError
-from streams.tls import LocalCA
+from streams.tools.tls import LocalCA
 
 
 def test_defaults_are_sane():

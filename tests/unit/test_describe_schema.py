@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from streams.describe_schema import fields, write
 from streams.errors import ConfigError
+from streams.tools.describe_schema import fields, write
 
 
 def test_every_type_is_described(codec):

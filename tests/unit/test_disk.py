@@ -2,7 +2,7 @@
 
 import shutil
 
-from streams.localstate import DISK_RESERVE_BYTES, disk_free, disk_too_full
+from streams.worker.state.local import DISK_RESERVE_BYTES, disk_free, disk_too_full
 
 
 def test_the_free_space_is_that_of_the_nearest_existing_folder(tmp_path):

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams import clets
-from streams import events as ev
-from streams.casework import CaseWork
-from streams.codec import Codec, Coordinates
 from streams.config import Settings
-from streams.decide import Processor
-from streams.law import rulebook
-from streams.schemas import SchemaRegistry
-from streams.topics import Topics
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor
+from streams.wire.codec import Codec, Coordinates
+from streams.wire.schemas import SchemaRegistry
+from streams.wire.topics import Topics
+from streams.worker.step import CaseWork
 
 AT = datetime(2021, 3, 4, 18, 30, tzinfo=UTC)
 LIVE = AT + timedelta(seconds=1)  # the worker's wall clock

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams import clets, engine
-from streams import events as ev
-from streams.decide import Processor, run
-from streams.jsonlines import parse_line
-from streams.law import rulebook
+from streams.core import clets, engine
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, run
+from streams.wire.jsonlines import parse_line
 from tests.scenarios.loader import load_all
 from tests.support.step import WALL, Step, comparable
 from tests.unit.test_properties import histories
@@ -151,7 +151,7 @@ def test_events_at_one_instant_give_one_answer_in_every_order(case, codec):
 def _json(codec, type_name: str, record: dict) -> str:
     import json
 
-    from streams.schemas import to_json
+    from streams.wire.schemas import to_json
 
     return json.dumps({"type": type_name, **to_json(codec.registry.latest(type_name), record)})
 
@@ -219,8 +219,8 @@ def test_a_court_finding_a_day_late_is_corrected_in_its_place(codec):
 def test_state_per_open_case_stays_under_2_kb():
     from itertools import islice
 
-    from streams.casework import dump
-    from streams.simulate import SimConfig, Simulator
+    from streams.tools.simulate import SimConfig, Simulator
+    from streams.worker.step import dump
 
     records = islice(Simulator(SimConfig(start=datetime(2019, 6, 2, 7, tzinfo=UTC), seed=3)).events(), 20_000)
     processor = Processor(BOOK, ROWS)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from streams import clets
-from streams import events as ev
-from streams.decide import Processor, run
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.law import rulebook
 from streams.errors import ConfigError
-from streams.importer import ColumnMap, convert, read_rows
-from streams.law import rulebook
+from streams.tools.decide import Processor, run
+from streams.tools.importer import ColumnMap, convert, read_rows
 
 ROOT = Path(__file__).parents[2]
 PIERCE = ROOT / "tests" / "data" / "pierce_county_allholds.csv.gz"  # see tests/data/README.md

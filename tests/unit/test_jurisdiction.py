@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from streams.core.law import places, rulebook
 from streams.errors import EventValidationError
-from streams.jsonlines import BadLine, read_jsonl
-from streams.law import places, rulebook
+from streams.wire.jsonlines import BadLine, read_jsonl
 from tests.support.step import Step
 
 BOOK = rulebook.load()

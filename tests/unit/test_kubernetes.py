@@ -7,11 +7,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams import access
 from streams.cli import main
 from streams.config import ENVIRONMENT, Settings
-from streams.kubernetes import DEFAULT_OUT, REPO_ROOT, Options, grants_of, render
-from streams.topics import Topics
+from streams.tools import access
+from streams.tools.kubernetes import DEFAULT_OUT, REPO_ROOT, Options, grants_of, render
+from streams.wire.topics import Topics
 
 SETTINGS = Settings()
 KUBERNETES_VERSION = "1.30.0"  # the oldest release still maintained when these were written; later ones accept it

@@ -1,4 +1,4 @@
-from streams.localbroker import new_cluster_id
+from streams.tools.localbroker import new_cluster_id
 
 
 def test_cluster_ids_are_22_url_safe_characters_never_starting_with_a_dash():

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
-from streams.casework import CaseWork
-from streams.codec import Coordinates
-from streams.jsonlines import parse_line
-from streams.law import rulebook
-from streams.metrics import Metrics
+from streams.core.law import rulebook
+from streams.wire.codec import Coordinates
+from streams.wire.jsonlines import parse_line
+from streams.worker.metrics import Metrics
+from streams.worker.step import CaseWork
 from tests.scenarios.loader import CASES, load
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -78,7 +78,7 @@ def test_releases_still_owed_are_overdue_by_stream_time(codec):
 
 
 def test_the_case_gauges_are_by_county_and_a_county_with_no_one_left_has_no_series(codec):
-    from streams.casework import Gauges
+    from streams.worker.step import Gauges
 
     metrics = Metrics(CollectorRegistry())
     metrics.set_gauges(Gauges(3, 1, 0, 1, by_county={"Kern": (2, 1, 0, 1), "Fresno": (1, 0, 0, 0)}))

@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 from kafka.partitioner.default import murmur2
 
-from streams import cases, clets, engine
-from streams import events as ev
-from streams.casework import load
-from streams.codec import HEADER_OUTPUT_ID, HEADER_SCHEMA, Coordinates
-from streams.decide import Processor, decide_file, run
-from streams.law import rulebook
-from streams.schemas import to_json
+from streams.core import cases, clets, engine
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, decide_file, run
+from streams.wire.codec import HEADER_OUTPUT_ID, HEADER_SCHEMA, Coordinates
+from streams.wire.schemas import to_json
+from streams.worker.step import load
 from tests.support.step import WALL, Step
 
 BOOK, ROWS = rulebook.load(), clets.load_rows()
@@ -201,7 +201,7 @@ def _many_detainers(n: int) -> list[tuple[str, dict]]:
 def test_an_output_that_would_name_too_much_evidence_is_a_review_in_decide_and_in_the_worker(codec, monkeypatch):
     """More detainers on one booking than an output may name: its hold decision would name them all; the booking
     goes to review, in the worker and in decide alike (the bound lowered from 2,000 to keep the test short)."""
-    from streams import decisions
+    from streams.core import decisions
 
     monkeypatch.setattr(decisions, "MAX_EVIDENCE", 50)
     records = _many_detainers(50 + 1)

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from streams import clets
-from streams import events as ev
-from streams.admission import check_jurisdiction
-from streams.decide import Processor, run
-from streams.law import rulebook
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.admission import check_jurisdiction
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, run
 from tests.support import npr
 
 BOOK, ROWS = rulebook.load(), clets.load_rows()

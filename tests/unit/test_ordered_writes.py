@@ -1,4 +1,4 @@
-"""States reach the changelog only after their event's outputs, in each partition's order (streams.writes)."""
+"""States reach the changelog only after their event's outputs, in each partition's order (`worker.state.writes`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streams.writes import OrderedWrites
+from streams.worker.state.writes import OrderedWrites
 
 
 class Producer:

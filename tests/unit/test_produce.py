@@ -1,6 +1,6 @@
 import json
 
-from streams.jsonlines import BadLine, Line, read_jsonl
+from streams.wire.jsonlines import BadLine, Line, read_jsonl
 
 GOOD = {"type": "Released", "event_id": "e1", "occurred_at": "2019-02-08T06:00:00-08:00", "source": "jms",
         "booking_id": "B1"}
@@ -36,7 +36,7 @@ def test_good_and_bad_lines_are_told_apart_with_line_numbers(codec):
 def test_the_future_and_the_too_distant_past_are_refused_with_the_line_and_a_plain_reason(codec):
     from datetime import UTC, datetime, timedelta
 
-    from streams.admission import TimeWindow
+    from streams.core.admission import TimeWindow
 
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     window = TimeWindow.around(now, datetime(2000, 1, 1, tzinfo=UTC), timedelta(minutes=5))
@@ -84,7 +84,7 @@ def test_a_dry_run_checks_every_line_as_produce_would_without_a_broker(tmp_path)
     import subprocess
     import sys
 
-    from streams.localbroker import free_port
+    from streams.tools.localbroker import free_port
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join([

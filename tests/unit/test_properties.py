@@ -12,13 +12,13 @@ import holidays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams import clets
-from streams import events as ev
 from streams.config import Settings
-from streams.decide import Processor, decide_file, render, run
-from streams.events import Charge, Conviction
-from streams.law import rulebook
-from streams.schemas import SchemaRegistry, to_json
+from streams.core import clets
+from streams.core import events as ev
+from streams.core.events import Charge, Conviction
+from streams.core.law import rulebook
+from streams.tools.decide import Processor, decide_file, render, run
+from streams.wire.schemas import SchemaRegistry, to_json
 
 BOOK = rulebook.load()
 ROWS = clets.load_rows()

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import socket
 
-from streams import gatework
+from streams.worker import gate as gatework
 
 
 def _closed_port() -> int:
@@ -27,7 +27,7 @@ def test_a_broker_that_does_not_answer_is_waited_for(caplog, monkeypatch):
         await asyncio.gather(task, return_exceptions=True)
         return alive
 
-    with caplog.at_level(logging.WARNING, logger="streams.gatework"):
+    with caplog.at_level(logging.WARNING, logger="streams.worker.gate"):
         assert asyncio.run(scenario()), "the reader stopped when Kafka did not answer"
     retries = [r for r in caplog.records if "reading it again" in r.getMessage()]
     assert len(retries) >= 2, [r.getMessage() for r in caplog.records]

@@ -7,15 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams import events as ev
-from streams.decide import Processor, run
+from streams.core import events as ev
+from streams.core.law import rulebook
+from streams.core.law.regimes import as_if, regime_at, regime_ids
 from streams.errors import ConfigError, RuleBookError
-from streams.law import rulebook
-from streams.law.regimes import as_if, regime_at, regime_ids
 from streams.replay import analysis
 from streams.replay.analysis import Output, Redecision
 from streams.replay.capture import Capture
 from streams.replay.selection import Selection, parse_bound
+from streams.tools.decide import Processor, run
 
 LA = ZoneInfo("America/Los_Angeles")
 T = datetime(2017, 3, 1, 8, tzinfo=UTC)
@@ -124,12 +124,12 @@ def test_releases_are_banded_by_how_late_they_were():
 
 
 def test_redecision_equals_decide_per_partition_up_to_live_stream_time():
-    from streams.codec import Codec
     from streams.config import Settings
-    from streams.jsonlines import parse_line
     from streams.replay.capture import Recorded
-    from streams.schemas import SchemaRegistry
-    from streams.topics import Topics
+    from streams.wire.codec import Codec
+    from streams.wire.jsonlines import parse_line
+    from streams.wire.schemas import SchemaRegistry
+    from streams.wire.topics import Topics
     from tests.scenarios.loader import CASES, load
 
     codec = Codec(SchemaRegistry(Settings().schemas_dir), Topics(Settings()))

@@ -2,7 +2,7 @@
 
 from faust.types import TP
 
-from streams import faust_compat, scheduling
+from streams.worker import faust_compat, scheduling
 from tests.support.scheduler import Record, State, scheduler
 
 
@@ -125,8 +125,8 @@ def test_a_full_queue_keeps_the_merged_topics_in_the_fetch_and_takes_out_the_oth
 def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_only_briefly():
     import asyncio
 
-    from streams.app import create_app
     from streams.config import Settings
+    from streams.worker.app import create_app
 
     async def built() -> tuple[int, int]:
         app = create_app(Settings(partitions=3, store="memory"))
@@ -142,8 +142,8 @@ def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_onl
 
 
 def test_two_apps_in_one_process_keep_their_own_merged_topics():
-    from streams.app import create_app
     from streams.config import Settings
+    from streams.worker.app import create_app
 
     first = create_app(Settings(partitions=3, store="memory", topic_prefix="one."))
     second = create_app(Settings(partitions=3, store="memory", topic_prefix="two."))
@@ -158,8 +158,8 @@ def test_two_apps_in_one_process_keep_their_own_merged_topics():
 def test_the_app_takes_its_metrics_registry_from_its_caller():
     from prometheus_client import CollectorRegistry
 
-    from streams.app import create_app
     from streams.config import Settings
+    from streams.worker.app import create_app
 
     registry = CollectorRegistry()
     app = create_app(Settings(partitions=3, store="memory"), registry=registry)
@@ -169,7 +169,7 @@ def test_the_app_takes_its_metrics_registry_from_its_caller():
     import platform
 
     from streams import __version__
-    from streams.law import rulebook
+    from streams.core.law import rulebook
 
     build = {"version": __version__, "rule_book": rulebook.load().digest, "python": platform.python_version()}
     assert registry.get_sample_value("dt_build_info", build) == 1

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from streams import events
-from streams.codec import Coordinates, Decoded
+from streams.core import events
 from streams.errors import SchemaError
-from streams.schemas import SchemaRegistry, snake_case, to_json
-from streams.topics import SPECS
+from streams.wire.codec import Coordinates, Decoded
+from streams.wire.schemas import SchemaRegistry, snake_case, to_json
+from streams.wire.topics import SPECS
 from tests.support.records import named_types
 
 SAMPLES = Path(__file__).parents[1] / "samples" / "published.json"

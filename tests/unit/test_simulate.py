@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.errors import ConfigError
-from streams.simulate import Profile, SimConfig, Simulator
+from streams.tools.simulate import Profile, SimConfig, Simulator
 
 START = datetime(2019, 6, 2, 7, 0, tzinfo=UTC)
 
@@ -93,8 +93,8 @@ def test_simulated_instants_are_whole_milliseconds_as_kafka_keeps_them():
 
 
 def test_clets_queries_come_statewide_from_the_registry_example_and_a_stranger(codec):
-    from streams.access import REPO_ROOT
-    from streams.agencies import read_file
+    from streams.tools.access import REPO_ROOT
+    from streams.tools.agencies import read_file
 
     queries = [r for _, t, r in _events() if t == "CletsQueryMade"]
     assert 150 < len(queries) < 350  # 240 a day
@@ -109,7 +109,7 @@ def test_a_simulation_stopped_and_started_again_goes_on_with_the_events_that_com
     runs are one uninterrupted run, no event twice, none missing (events at one instant counted too)."""
     from datetime import UTC, datetime
 
-    from streams.simulate import SimConfig, SimState, Simulator, run
+    from streams.tools.simulate import SimConfig, SimState, Simulator, run
 
     config = SimConfig(start=datetime(2019, 6, 2, 7, tzinfo=UTC), days=0.5, seed=5, counties=("Kern", "Fresno"))
     whole = [r["event_id"] for _, _, r in Simulator(config).events()]

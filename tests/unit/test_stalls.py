@@ -1,6 +1,6 @@
 """The stall watch: unread messages and no progress for longer than the patience is a stall; nothing else is."""
 
-from streams.stalls import StallWatch
+from streams.worker.stalls import StallWatch
 
 
 def test_a_partition_with_unread_messages_and_no_progress_stalls_after_the_patience():

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams import events as ev
 from streams.config import Settings
-from streams.decide import Processor, run
-from streams.decisions import STATUS, STATUS_FEED_FIELDS, STATUS_VALUES, Emitter, Output, status_record
+from streams.core import events as ev
+from streams.core.decisions import STATUS, STATUS_FEED_FIELDS, STATUS_VALUES, Emitter, Output, status_record
 from streams.errors import DisclosureError
-from streams.topics import Topics
+from streams.tools.decide import Processor, run
+from streams.wire.topics import Topics
 from tests.unit.test_properties import BOOK, ROWS, histories
 
 ITEMS = ["CITIZENSHIP_STATUS", "RELEASE_DATE", "RELEASE_TIME", "HOME_ADDRESS", "WORK_ADDRESS", "CRIMINAL_HISTORY",

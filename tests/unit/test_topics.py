@@ -2,7 +2,7 @@ import pytest
 
 from streams.config import Settings
 from streams.errors import ConfigError
-from streams.topics import CASE_INPUTS, FOREVER, SPECS, Topics
+from streams.wire.topics import CASE_INPUTS, FOREVER, SPECS, Topics
 
 
 def test_names_carry_the_configured_prefix():

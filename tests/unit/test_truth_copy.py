@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streams.decide import decide_file
+from streams.tools.decide import decide_file
 from tests.scenarios.loader import load_all
 
 SCENARIOS = {s.law: s for s in load_all() if s.law != "extra"}

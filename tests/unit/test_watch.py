@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from streams.codec import Decoded
-from streams.watch import Summary
+from streams.tools.watch import Summary
+from streams.wire.codec import Decoded
 
 
 def test_the_summary_line_is_short_local_and_counts_overdue_releases():

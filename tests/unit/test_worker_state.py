@@ -1,6 +1,6 @@
 """Local tables are reused only after a clean stop; after a crash they are rebuilt from the changelog."""
 
-from streams.localstate import CLEAN_STOP, prepare
+from streams.worker.state.local import CLEAN_STOP, prepare
 
 
 def test_tables_left_by_a_crash_are_discarded(tmp_path):

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.law.calendar import (
+from streams.core.law.calendar import (
     add_counted_hours,
     add_elapsed_hours,
     federal_holidays,

@@ -2,9 +2,9 @@ from datetime import date
 
 import pytest
 
-from streams.events import Charge, Conviction
-from streams.law import rulebook
-from streams.law.carve_outs import (
+from streams.core.events import Charge, Conviction
+from streams.core.law import rulebook
+from streams.core.law.carve_outs import (
     categories_of,
     criteria_met,
     is_serious_or_violent,
@@ -12,7 +12,7 @@ from streams.law.carve_outs import (
     statute_matches,
     unsettled,
 )
-from streams.law.facts import Facts, Finding
+from streams.core.law.facts import Facts, Finding
 
 BOOK = rulebook.load()
 

@@ -7,10 +7,10 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.events import Charge, Conviction
-from streams.law import rulebook
-from streams.law.carve_outs import criteria_met, unsettled
-from streams.law.facts import Facts, Finding
+from streams.core.events import Charge, Conviction
+from streams.core.law import rulebook
+from streams.core.law.carve_outs import criteria_met, unsettled
+from streams.core.law.facts import Facts, Finding
 
 BOOK = rulebook.load()
 ON = date(2019, 6, 1)

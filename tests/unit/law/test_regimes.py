@@ -2,8 +2,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from streams.law import rulebook
-from streams.law.regimes import forbidding_policy, overlay_active, regime_at
+from streams.core.law import rulebook
+from streams.core.law.regimes import forbidding_policy, overlay_active, regime_at
 
 BOOK = rulebook.load()
 MS = timedelta(milliseconds=1)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from streams import clets
+from streams.core import clets
+from streams.core.law import rulebook
 from streams.errors import RuleBookError
-from streams.law import rulebook
 
 STREAMS = Path(__file__).parents[3] / "streams"
 

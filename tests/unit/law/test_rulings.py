@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams import events as ev
-from streams.cases import custody, new_case
-from streams.law import rulebook, rulings
+from streams.core import events as ev
+from streams.core.cases import custody, new_case
+from streams.core.law import rulebook, rulings
 
 BOOK = rulebook.load()
 ZONE = ZoneInfo("America/Los_Angeles")
@@ -40,7 +40,7 @@ def test_a_denial_says_whether_the_history_was_checked(decide):
 
 
 def test_a_trust_act_hold_denied_for_want_of_a_criterion_names_the_history_checked():
-    from streams.law.detainers import Detainer
+    from streams.core.law.detainers import Detainer
 
     lodged = datetime(2015, 6, 1, 17, tzinfo=UTC)
     detainer = Detainer("D1", "I247D", "NONE", lodged, "det-1")
@@ -79,7 +79,7 @@ def test_a_policy_forbids_transfers_except_on_a_judicial_warrant(tmp_path):
 
 
 def test_a_policy_forbids_holds_except_for_a_serious_or_violent_conviction(tmp_path):
-    from streams.law.detainers import Detainer
+    from streams.core.law.detainers import Detainer
 
     book = _with_policy(tmp_path, **{"from": "2014-01-01T00:00:00-08:00", "forbids": ["HOLD"],
                                      "unless": ["SERIOUS_OR_VIOLENT_CONVICTION"]})
