@@ -218,7 +218,7 @@ end. {_stall_sentence(w)}
 
 The {w['open_cases']:,} open cases are booked through the worker. The {mil['open_cases']:,} are written straight
 to the table's changelog ({mil['written_seconds']:.0f} s): for each booking, the bytes the worker stores after its
-booking record (`casework.dump` of the core's case), on the booking's partition; booking them through the worker
+booking record (`worker.step.dump` of the core's case), on the booking's partition; booking them through the worker
 would take longer than the restore being measured. A worker given a partition reads its changelog with a plain
 aiokafka consumer and writes each fetched batch to RocksDB at once (`streams/worker/state/restore.py`), from where
 its data dir

@@ -205,7 +205,7 @@ def restore_million(cases: int = 1_000_000) -> dict:
 
     Loading a million bookings through the worker would take longer than the restore being measured, so their
     states are written straight to the table's changelog: for each booking, the bytes the worker itself stores
-    after its BookingRecorded (the engine's state of the booking, `casework.dump`), on the booking's
+    after its BookingRecorded (the engine's state of the booking, `worker.step.dump`), on the booking's
     partition. A worker with an empty data dir restores them all from the changelog, then answers a new event.
     """
     with local_broker("restore") as (broker, root):

@@ -22,6 +22,8 @@ LAYERS = {
                "streams.__version__"),
     "replay": ("streams.core", "streams.wire", "streams.replay", "streams.config", "streams.errors",
                "streams.__version__", "streams.tools.decide", "streams.tools.terminal"),
+    "tools": ("streams.core", "streams.wire", "streams.replay", "streams.tools", "streams.config", "streams.errors",
+              "streams.__version__"),
 }
 
 

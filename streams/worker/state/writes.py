@@ -6,7 +6,7 @@ would be a duplicate of what the restored case already holds, make no outputs, a
 would be lost. Kafka orders writes within a partition only, and outputs and changelog are different topics; so
 each event's state records are sent once its outputs are acknowledged, and in the partition's order (a later
 state of a booking never overtakes an earlier one). The outputs themselves go at once: a repeated output is
-recognised by its id (`app.RecentOutputs`); a lost one cannot be made again.
+recognised by its id (`worker.outputs.RecentOutputs`); a lost one cannot be made again.
 
 Before the worker commits its input offsets it drains what waits here (`drain`), so an offset is committed only
 after its event's outputs and states are both written. A failed write stops everything behind it on the partition

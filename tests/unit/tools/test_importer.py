@@ -14,7 +14,7 @@ from streams.errors import ConfigError
 from streams.tools.decide import Processor, run
 from streams.tools.importer import ColumnMap, convert, read_rows
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 PIERCE = ROOT / "tests" / "data" / "pierce_county_allholds.csv.gz"  # see tests/data/README.md
 MAP = ROOT / "deploy" / "imports" / "pierce-county-wa.yaml"
 

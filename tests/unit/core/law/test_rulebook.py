@@ -8,7 +8,7 @@ from streams.core import clets
 from streams.core.law import rulebook
 from streams.errors import RuleBookError
 
-STREAMS = Path(__file__).parents[3] / "streams"
+STREAMS = Path(__file__).parents[4] / "streams"
 
 
 def test_the_shipped_rule_book_loads():

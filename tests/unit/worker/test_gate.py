@@ -4,7 +4,7 @@ import asyncio
 import logging
 import socket
 
-from streams.worker import gate as gatework
+from streams.worker import gate
 
 
 def _closed_port() -> int:
@@ -14,10 +14,10 @@ def _closed_port() -> int:
 
 
 def test_a_broker_that_does_not_answer_is_waited_for(caplog, monkeypatch):
-    monkeypatch.setattr(gatework, "REREAD_MAX_SECONDS", 0.5)
+    monkeypatch.setattr(gate, "REREAD_MAX_SECONDS", 0.5)
     config = {"bootstrap_servers": f"127.0.0.1:{_closed_port()}", "request_timeout_ms": 1000,
               "retry_backoff_ms": 50}
-    reader = gatework.RegistryReader(config, "t.clets.agreements", 1, gate=None, dead_letter=None)
+    reader = gate.RegistryReader(config, "t.clets.agreements", 1, gate=None, dead_letter=None)
 
     async def scenario() -> bool:
         task = asyncio.ensure_future(reader.run())

@@ -15,7 +15,7 @@ from streams.core.decisions import STATUS, STATUS_FEED_FIELDS, STATUS_VALUES, Em
 from streams.errors import DisclosureError
 from streams.tools.decide import Processor, run
 from streams.wire.topics import Topics
-from tests.unit.test_properties import BOOK, ROWS, histories
+from tests.unit.core.test_properties import BOOK, ROWS, histories
 
 ITEMS = ["CITIZENSHIP_STATUS", "RELEASE_DATE", "RELEASE_TIME", "HOME_ADDRESS", "WORK_ADDRESS", "CRIMINAL_HISTORY",
          "OTHER"]

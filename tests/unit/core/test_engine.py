@@ -18,7 +18,7 @@ from streams.tools.decide import Processor, run
 from streams.wire.jsonlines import parse_line
 from tests.scenarios.loader import load_all
 from tests.support.step import WALL, Step, comparable
-from tests.unit.test_properties import histories
+from tests.unit.core.test_properties import histories
 
 BOOK, ROWS = rulebook.load(), clets.load_rows()
 SCENARIOS = [s for s in load_all() if all(e["type"] not in ("CletsQueryMade", "AgencyAgreementRecorded")

@@ -11,7 +11,7 @@ from streams.wire.schemas import SchemaRegistry, snake_case, to_json
 from streams.wire.topics import SPECS
 from tests.support.records import named_types
 
-SAMPLES = Path(__file__).parents[1] / "samples" / "published.json"
+SAMPLES = Path(__file__).parents[2] / "samples" / "published.json"
 
 
 def test_every_schema_parses_and_lives_in_its_folder(registry):

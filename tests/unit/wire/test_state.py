@@ -18,7 +18,7 @@ from tests.scenarios.loader import load_all, row_of_output
 from tests.support.records import named_types
 from tests.support.step import Out, Step
 
-FIXTURE = Path(__file__).parents[1] / "data" / "case_state_format3.jsonl"
+FIXTURE = Path(__file__).parents[2] / "data" / "case_state_format3.jsonl"
 SCENARIOS = {s.id: s for s in load_all()}
 
 

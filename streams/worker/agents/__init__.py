@@ -1,0 +1,1 @@
+"""The worker's agents: the case processor, the CLETS gate and the ticker; `app` wires them."""
