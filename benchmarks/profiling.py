@@ -46,8 +46,12 @@ def _name(frame: str) -> str:
     if not m:
         return frame.strip()
     path = m.group("file")
-    short = "/".join(path.split("/site-packages/")[-1].split("/")[-2:]) if "site-packages" in path else \
-        "/".join(path.split("/")[-2:])
+    if "site-packages" in path:
+        short = "/".join(path.split("/site-packages/")[-1].split("/")[-2:])
+    elif "/streams/" in path:  # the project's own modules by their path in the package
+        short = "streams/" + path.rsplit("/streams/", 1)[1]
+    else:
+        short = "/".join(path.split("/")[-2:])
     return f"{m.group('func').strip()} ({short})"
 
 

@@ -29,7 +29,9 @@ def results(worker_ratio: float, replay_ratio: float, restore_s: float, p99_ms: 
         "worker": {"events": 1_000_000, "raw_aiokafka_consume_decode": raw, "raw_kafka_python_consume_decode": 42_000,
                    "raw_produce_kafka_python": 18_000, "faust_floor": 11_000, "floor_ratio": 11_000 / raw,
                    "worker_backlog": worker_ratio * raw, "ratio": worker_ratio,
-                   "worker_to_floor": worker_ratio * raw / 11_000, "profile": {}, "open_cases": 100_000,
+                   "worker_to_floor": worker_ratio * raw / 11_000, "open_cases": 100_000,
+                   "profile": {"inclusive": [("_run_code (<frozen runpy>)", 0.7), ("CaseWork.handle (streams/"
+                                             "worker/step.py)", 0.286)], "self": []},
                    "restore_and_answer_seconds": 12.0, "intact_restart_and_answer_seconds": 3.0,
                    "rss_loaded_bytes": 175 * 2**20, "rss_idle_bytes": 79 * 2**20, "rss_per_open_case_bytes": 1009,
                    "state_keys": 100_000, "state_bytes_per_case": 516},
@@ -54,7 +56,8 @@ def test_missed_targets_are_marked_and_explained_from_the_figures():
                    "recovery of 1M open cases"):
         assert _verdict(text, figure) == "**missed**", figure
     assert _verdict(text, "`decide` core") == "met" and _verdict(text, "state per open case") == "met"
-    assert "Why the worker misses 0.5" in text and "reaches 0.14 of the raw aiokafka rate" in text
+    assert "Why the worker misses 0.5 of the do-nothing agent: it reaches 0.18 of it" in text
+    assert "`CaseWork.handle` 29%" in text
     assert "Why the recovery of 1,000,000 open cases misses 60 s" in text and "about 10,040 records/s" in text
     assert "Why 1,000 events/s misses" in text and "used 1.76 of the machine's 2 cores" in text
     assert "Why the replay misses 0.7" in text
