@@ -625,8 +625,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import dataclasses
 
     import faust
+    from prometheus_client import CollectorRegistry
 
-    from streams.worker.app import create_app
+    from streams.worker.app import create_app, wall_clock
 
     changes = {k: v for k, v in (("data_dir", args.data_dir), ("store", args.store),
                                  ("web_port", args.web_port)) if v is not None}
@@ -646,7 +647,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger(__name__).critical("%s; the worker does not start (status %d)", exc, EXIT_INFRASTRUCTURE)
         return EXIT_INFRASTRUCTURE
     prepare(settings.data_dir)
-    app = create_app(settings)
+    app = create_app(settings, wall_clock, CollectorRegistry())
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     try:
         worker.execute_from_commandline()

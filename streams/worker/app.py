@@ -1,4 +1,4 @@
-"""The Faust app of the case processor, built by `create_app(settings)`: importing this module connects to nothing.
+"""The Faust app of the case processor, built by `create_app(settings, clock, registry)`; importing it connects nowhere.
 
 One agent reads every co-partitioned case topic and the clock as raw bytes (so bad input becomes a dead letter
 instead of a crash), keeps each booking's case and pending deadlines in a table on the same partitions, and
@@ -43,7 +43,7 @@ PRODUCER_LINGER_SECONDS = 0.005
 __all__ = ["Clock", "create_app", "wall_clock"]
 
 
-def create_app(settings: Settings, clock: Clock = wall_clock, registry: CollectorRegistry | None = None) -> faust.App:
+def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) -> faust.App:
     """The case-processor app for these settings: topics, the cases table, the agents, the timers (wiring only).
 
     `clock` is the one wall clock the worker reads (admission of future events, ticks, latency); `registry` the
@@ -68,7 +68,7 @@ def create_app(settings: Settings, clock: Clock = wall_clock, registry: Collecto
                                       partitions=settings.partitions, options={"driver": "rocksdict"}))
     if settings.store != "memory":
         table.restore = changelog_restorer(app, table, settings)
-    metrics = _metrics(codec, book, registry or CollectorRegistry())
+    metrics = _metrics(codec, book, registry)
     metrics.identify(__version__, book.digest)
     rebuilt = take_rebuilt(settings.data_dir)  # left by the worker command when it dropped the local tables
     if rebuilt is not None:

@@ -87,9 +87,13 @@ class RegistryReader:
     """
 
     def __init__(self, client_config: dict[str, Any], topic: str, partitions: int, gate: GateWork,
-                 dead_letter: Callable[[Result], Awaitable[None]]) -> None:
-        """Bind the client settings, the topic and its partitions, the gate to fill, where dead letters go."""
-        self.client_config, self.topic, self.partitions = client_config, topic, partitions
+                 dead_letter: Callable[[Result], Awaitable[None]],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """Bind the client settings, the topic and its partitions, the gate, where dead letters go, and the clock.
+
+        `clock` is the worker's wall clock, which a dead letter is stamped with.
+        """
+        self.client_config, self.topic, self.partitions, self.clock = client_config, topic, partitions, clock
         self.gate, self.dead_letter = gate, dead_letter
         self.ready = asyncio.Event()
         self._ends: Any = None
@@ -155,7 +159,7 @@ class RegistryReader:
         for records in batches.values():
             for r in records:
                 result = self.gate.record_agency(Coordinates(r.topic, r.partition, r.offset, r.timestamp),
-                                                 r.key, r.value, list(r.headers or []), datetime.now(UTC))
+                                                 r.key, r.value, list(r.headers or []), self.clock())
                 if result.dead_letter is not None:
                     await self.dead_letter(result)
         for tp in partitions:

@@ -30,7 +30,8 @@ def add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, o
             await deadletter.send(key=message.key, value=message.value, headers=message.headers)
 
     registry = topics["clets_agreements"]
-    reader = RegistryReader(settings.aiokafka_client_config(), registry.name, registry.partitions, gate, dead_letter)
+    reader = RegistryReader(settings.aiokafka_client_config(), registry.name, registry.partitions, gate, dead_letter,
+                            clock)
     topic_ids = {t.name: t.spec.id for t in topics}
     app.gate, app.registry_reader = gate, reader  # type: ignore[attr-defined]
 

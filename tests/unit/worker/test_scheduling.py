@@ -125,11 +125,13 @@ def test_a_full_queue_keeps_the_merged_topics_in_the_fetch_and_takes_out_the_oth
 def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_only_briefly():
     import asyncio
 
+    from prometheus_client import CollectorRegistry
+
     from streams.config import Settings
-    from streams.worker.app import create_app
+    from streams.worker.app import create_app, wall_clock
 
     async def built() -> tuple[int, int]:
-        app = create_app(Settings(partitions=3, store="memory"))
+        app = create_app(Settings(partitions=3, store="memory"), wall_clock, CollectorRegistry())
         consumer = app.consumer._thread._create_worker_consumer(app.transport)  # what the worker's thread starts
         try:
             return faust_compat.fetch_max_wait_ms(consumer), consumer._max_partition_fetch_bytes
@@ -142,11 +144,13 @@ def test_the_worker_consumer_lets_the_broker_hold_a_fetch_of_idle_partitions_onl
 
 
 def test_two_apps_in_one_process_keep_their_own_merged_topics():
-    from streams.config import Settings
-    from streams.worker.app import create_app
+    from prometheus_client import CollectorRegistry
 
-    first = create_app(Settings(partitions=3, store="memory", topic_prefix="one."))
-    second = create_app(Settings(partitions=3, store="memory", topic_prefix="two."))
+    from streams.config import Settings
+    from streams.worker.app import create_app, wall_clock
+
+    first = create_app(Settings(partitions=3, store="memory", topic_prefix="one."), wall_clock, CollectorRegistry())
+    second = create_app(Settings(partitions=3, store="memory", topic_prefix="two."), wall_clock, CollectorRegistry())
     for app, prefix in ((first, "one."), (second, "two.")):
         scheduler = app.conf.ConsumerScheduler
         assert scheduler.app is app and scheduler.clock_topic == f"{prefix}clock"
@@ -159,10 +163,10 @@ def test_the_app_takes_its_metrics_registry_from_its_caller():
     from prometheus_client import CollectorRegistry
 
     from streams.config import Settings
-    from streams.worker.app import create_app
+    from streams.worker.app import create_app, wall_clock
 
     registry = CollectorRegistry()
-    app = create_app(Settings(partitions=3, store="memory"), registry=registry)
+    app = create_app(Settings(partitions=3, store="memory"), wall_clock, registry)
     assert app.metrics.registry is registry
     assert registry.get_sample_value("dt_reviews_total", {"rule": "review.detainers-alone"}) == 0
     # what runs: the release and the rule book it decides by, and the process's own metrics
