@@ -43,6 +43,8 @@ CASE_OUTPUTS = ("decisions", "custody_commands", "violations", "notices", "feder
 #: The topics others write: the broker refuses a record stamped further ahead of its clock than the tolerance, so a
 #: client with a wrong clock (kcat, a jail system's own producer) cannot move anyone's deadlines either.
 GUARDED = (*CASE_INPUTS, "clock", "clets_queries", "clets_agreements")
+#: every topic the worker writes to: the case processor's outputs, the CLETS gate's decisions, the dead letters
+WORKER_OUTPUTS = (*CASE_OUTPUTS, "clets_decisions", "deadletter")
 
 SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("bookings", "jail.bookings", "booking_id",

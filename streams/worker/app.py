@@ -22,7 +22,7 @@ from streams.config import Settings
 from streams.core.law import rulebook
 from streams.wire.codec import Codec
 from streams.wire.schemas import SchemaRegistry
-from streams.wire.topics import CASE_INPUTS, CASE_OUTPUTS, Topics
+from streams.wire.topics import CASE_INPUTS, CASE_OUTPUTS, WORKER_OUTPUTS, Topics
 from streams.worker.agents.cases import CaseProcessor
 from streams.worker.agents.gate import add_gate
 from streams.worker.agents.ticker import add_ticker
@@ -60,7 +60,7 @@ def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) ->
     app = _faust_app(settings, scheduler, type("CaseAssignor", (CaseAssignor,), {"case_topic": names[0]}))
     scheduler.app = app
     outputs = {t.name: app.topic(t.name, key_serializer="raw", value_serializer="raw")
-               for t in topics if t.spec.id in (*CASE_OUTPUTS, "clets_decisions", "deadletter")}
+               for t in topics if t.spec.id in WORKER_OUTPUTS}
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw", allow_empty=True)
     app.transport.Consumer = consumer  # before the consumer is made, at the worker's start
     app.transport.Producer = IdempotentProducer  # and the producer, at the first send

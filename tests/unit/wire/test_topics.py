@@ -51,3 +51,11 @@ def test_each_event_type_has_exactly_one_topic_and_each_topic_one_writer():
         topics.for_event("Nothing")
     assert topics.by_name("dt.decisions").spec.id == "decisions"
     assert topics.by_name("other.topic") is None
+
+
+@pytest.mark.parametrize("group", ["CASE_INPUTS", "CASE_OUTPUTS", "GUARDED", "WORKER_OUTPUTS"])
+def test_every_topic_id_a_group_names_is_a_declared_topic(group):
+    from streams.wire import topics
+
+    declared = {spec.id for spec in topics.SPECS}
+    assert set(getattr(topics, group)) <= declared
