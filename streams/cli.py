@@ -624,10 +624,7 @@ def _worker_parser(sub: Any) -> None:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import dataclasses
 
-    import faust
-    from prometheus_client import CollectorRegistry
-
-    from streams.worker.app import create_app, wall_clock
+    from streams.worker.app import run
 
     changes = {k: v for k, v in (("data_dir", args.data_dir), ("store", args.store),
                                  ("web_port", args.web_port)) if v is not None}
@@ -647,13 +644,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger(__name__).critical("%s; the worker does not start (status %d)", exc, EXIT_INFRASTRUCTURE)
         return EXIT_INFRASTRUCTURE
     prepare(settings.data_dir)
-    app = create_app(settings, wall_clock, CollectorRegistry())
-    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as done:
-        if done.code not in (None, 0):
-            raise
+    run(settings, args.loglevel)
     mark_clean_stop(settings.data_dir)
     return 0
 

@@ -40,7 +40,7 @@ from streams.worker.step import CaseWork
 log = logging.getLogger(__name__)
 PRODUCER_LINGER_SECONDS = 0.005
 
-__all__ = ["Clock", "create_app", "wall_clock"]
+__all__ = ["Clock", "create_app", "run", "wall_clock"]
 
 
 def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) -> faust.App:
@@ -84,6 +84,19 @@ def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) ->
         add_ticker(app, settings, topics["clock"].partitions, codec, work, clock)
     app.work, app.cases_table, app.metrics, app.progress_guard = work, table, metrics, guard  # type: ignore[attr-defined]
     return app
+
+
+def run(settings: Settings, loglevel: str) -> None:
+    """Run the worker until it is stopped: the app on the wall clock, its metrics in a registry of its own.
+
+    Returns after a clean stop; raises SystemExit with the status of any other.
+    """
+    app = create_app(settings, wall_clock, CollectorRegistry())
+    try:
+        faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            raise
 
 
 def _faust_app(settings: Settings, scheduler: type, assignor: type) -> faust.App:

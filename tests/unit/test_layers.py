@@ -178,3 +178,13 @@ def test_only_faust_compat_touches_private_names(path):
 def test_the_private_name_check_sees_a_reach():
     assert _private_reaches(ast.parse("consumer._thread._ensure_consumer()")) == ["line 1: ._ensure_consumer",
                                                                                   "line 1: ._thread"]
+
+
+_OUTSIDE_THE_WORKER = sorted(p for p in STREAMS.rglob("*.py") if "worker" not in p.relative_to(STREAMS).parts)
+
+
+@pytest.mark.parametrize("path", _OUTSIDE_THE_WORKER, ids=lambda p: str(p.relative_to(STREAMS)))
+def test_faust_and_aiokafka_are_used_in_the_worker_alone(path):
+    """The command line and the tools start the worker through `worker.app.run`; none of them loads Faust."""
+    used = {m.split(".")[0] for m in _imported(ast.parse(path.read_text()))} & {"faust", "mode", "aiokafka"}
+    assert used == set(), f"{path.relative_to(STREAMS)} imports {sorted(used)}"
