@@ -239,9 +239,10 @@ class Engine:
         if prior is not None:
             changes.remove(prior)
             change = Change(change.booking, prior.outputs + change.outputs, change.late)
-        if change.booking.pending or change.booking.settle_at or booking.pending or booking.settle_at:
-            if change.booking.wake() != booking.wake():  # the queue holds the old wake already; it goes stale
-                self._enqueue(change.booking)
+        now = change.booking
+        if now.pending is not booking.pending or now.settle_at != booking.settle_at:
+            if now.wake() != booking.wake():  # the queue holds the old wake already; it goes stale
+                self._enqueue(now)
         changes.append(change)
         return changes
 

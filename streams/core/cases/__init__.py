@@ -24,9 +24,17 @@ def apply(book: RuleBook, case: Case, event: ev.Event) -> Transition:
     if event.event_id in case.seen:
         return Transition(case)
     first = not case.seen
-    case = evolve(case, seen=case.seen | {event.event_id})
+    seen = case.seen | {event.event_id}
     handler = _HANDLERS.get(type(event))
-    step = handler(book, case, event) if handler else Transition(case)
+    if handler is None:
+        step = Transition(evolve(case, seen=seen))
+    else:
+        step = handler(book, case, event)
+        # the handler's case is a fresh copy no one else holds yet: the event is recorded as seen on it in place
+        if step.case is case:
+            step = Transition(evolve(case, seen=seen), step.outputs, step.deadlines)
+        else:
+            step.case.__dict__["seen"] = seen
     step = custody.watch_detainers_alone(book, step, event.occurred_at)
     if first and not isinstance(event, ev.BookingRecorded) and step.case.facts.state is None:
         return Transition(step.case, (_unknown_jurisdiction(book, step.case, event), *step.outputs), step.deadlines)

@@ -14,7 +14,7 @@ from streams.errors import RuleBookError
 
 def regime_at(book: RuleBook, state: str, at: datetime) -> Span:
     """The regime in force in `state` at `at` (regimes cover all time, so there is always one)."""
-    return next(span for span in book.jurisdiction(state).regimes if span.covers(at))
+    return book.jurisdiction(state).regime_at(at)
 
 
 def overlay_active(book: RuleBook, state: str, overlay_id: str, at: datetime) -> bool:

@@ -6,6 +6,8 @@ clock or any service: the rule book is a value.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +70,14 @@ class Jurisdiction:
     zone: ZoneInfo
     regimes: tuple[Span, ...]
     overlays: tuple[Span, ...]
+
+    def regime_at(self, at: datetime) -> Span:
+        """The regime in force at `at`: the regimes follow one another with no gap and cover all time."""
+        return self.regimes[bisect.bisect_right(self._ends, at)]
+
+    @functools.cached_property
+    def _ends(self) -> tuple[datetime, ...]:
+        return tuple(span.end for span in self.regimes[:-1] if span.end is not None)
 
 
 @dataclass(frozen=True)
