@@ -5,7 +5,8 @@ acknowledgement and commit machinery before and after our code runs. This agent 
 with the worker's consumer settings and does nothing with what it gets, so its rate on the same backlog is the
 ceiling of any Faust agent on this machine, measured in the same run as the raw clients and the worker.
 
-Run as `python -m benchmarks.faust_floor BOOTSTRAP APP_ID DATA_DIR TOPIC...`; it stops on SIGTERM.
+Run as `python -m benchmarks.faust_floor [--merged] BOOTSTRAP APP_ID DATA_DIR TOPIC...`; it stops on SIGTERM. With
+`--merged` it also reads with the worker's consumer and scheduler, which take the topics in event-time order.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ COMMIT_INTERVAL = 0.2  # as the benchmark's worker (tests.support.worker.WorkerP
 class FloorProcess:
     """The do-nothing agent in a subprocess, with a log."""
 
-    def __init__(self, bootstrap: str, app_id: str, data_dir: Path, topics: list[str], log: Path) -> None:
+    def __init__(self, bootstrap: str, app_id: str, data_dir: Path, topics: list[str], log: Path,
+                 merged: bool = False) -> None:
         self.log = log
+        flags = ["--merged"] if merged else []
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_floor", bootstrap, app_id,
+            self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_floor", *flags, bootstrap, app_id,
                                           str(data_dir), *topics], stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
@@ -41,14 +44,24 @@ class FloorProcess:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def create_app(bootstrap: str, app_id: str, data_dir: str, topics: list[str]) -> Any:
-    """A Faust app with one agent that takes every message of `topics` and does nothing with it."""
+def create_app(bootstrap: str, app_id: str, data_dir: str, topics: list[str], merged: bool = False) -> Any:
+    """A Faust app with one agent that takes every message of `topics` and does nothing with it.
+
+    It fetches, commits and produces with the worker's own settings (`streams.worker.app.consumer_options`);
+    `merged` also gives it the worker's consumer and scheduler (event-time order over the topics; no clock topic).
+    """
     import faust
 
+    from streams.worker.app import consumer_options
+    from streams.worker.scheduling import merged_for
+
+    scheduler, consumer = merged_for(tuple(topics), f"{app_id}-no-clock")
     app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://", datadir=data_dir,
-                    consumer_auto_offset_reset="earliest", autodiscover=False, web_enabled=False,
-                    broker_commit_interval=COMMIT_INTERVAL, broker_session_timeout=10.0,
-                    broker_heartbeat_interval=3.0)
+                    autodiscover=False, web_enabled=False, **consumer_options(COMMIT_INTERVAL),
+                    **({"ConsumerScheduler": scheduler} if merged else {}))
+    if merged:
+        scheduler.app = app
+        app.transport.Consumer = consumer
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw", allow_empty=True)
 
     @app.agent(channel, name="nothing", concurrency=1)
@@ -63,8 +76,9 @@ def main(argv: list[str]) -> None:
     """Run the agent until stopped."""
     import faust
 
-    bootstrap, app_id, data_dir, *topics = argv
-    faust.Worker(create_app(bootstrap, app_id, data_dir, topics), loglevel="warning", quiet=True
+    merged = argv[:1] == ["--merged"]
+    bootstrap, app_id, data_dir, *topics = argv[1:] if merged else argv
+    faust.Worker(create_app(bootstrap, app_id, data_dir, topics, merged), loglevel="warning", quiet=True
                  ).execute_from_commandline()
 
 

@@ -71,11 +71,14 @@ def _raw_kafka_python(bootstrap: str, topics: list[str], codec: Codec, total: in
 
 
 def _floor_rate(bootstrap: str, topics: list[str], admin: KafkaAdminClient, ends: dict[TopicPartition, int],
-                root: Path) -> float:
-    """A Faust agent that does nothing, on the same backlog: timed like the worker, from start to all committed."""
+                root: Path, merged: bool) -> float:
+    """A Faust agent that does nothing, on the same backlog: timed like the worker, from start to all committed.
+
+    It has the worker's consumer settings; `merged`, the worker's consumer and event-time scheduler too.
+    """
     app_id = f"floor-{uuid.uuid4().hex[:8]}"
     began = time.perf_counter()
-    floor = FloorProcess(bootstrap, app_id, root / "floor", topics, root / "floor.log")
+    floor = FloorProcess(bootstrap, app_id, root / app_id, topics, root / f"{app_id}.log", merged)
     try:
         _wait_done(admin, app_id, ends, floor)
         return sum(ends.values()) / (time.perf_counter() - began)
@@ -150,7 +153,8 @@ def measure(n: int = 1_000_000, open_cases: int = 100_000) -> dict:
         raw = asyncio.run(_raw_rate(broker.bootstrap, names, codec, total))
         raw_kafka_python = _raw_kafka_python(broker.bootstrap, names, codec, total)
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
-        floor_rate = _floor_rate(broker.bootstrap, names, admin, ends, root)
+        floor_plain = _floor_rate(broker.bootstrap, names, admin, ends, root, merged=False)
+        floor_rate = _floor_rate(broker.bootstrap, names, admin, ends, root, merged=True)
         worker = WorkerProcess(settings, root / "worker", root / "worker.log")
         began = time.perf_counter()
         spy = profiling.record(worker.proc.pid, 30, root / "worker-profile.txt")
@@ -166,8 +170,9 @@ def measure(n: int = 1_000_000, open_cases: int = 100_000) -> dict:
         admin.close()
         return {"events": total, "raw_aiokafka_consume_decode": raw,
                 "raw_kafka_python_consume_decode": raw_kafka_python, "raw_produce_kafka_python": produce_rate,
-                "faust_floor": floor_rate, "floor_ratio": floor_rate / raw, "worker_backlog": worker_rate,
-                "ratio": worker_rate / raw, "worker_to_floor": worker_rate / floor_rate, "stalls": stalls,
+                "faust_floor": floor_rate, "floor_ratio": floor_rate / raw, "faust_floor_faust_consumer": floor_plain,
+                "worker_backlog": worker_rate, "ratio": worker_rate / raw, "worker_to_floor": worker_rate / floor_rate,
+                "worker_to_floor_faust_consumer": worker_rate / floor_plain, "stalls": stalls,
                 "profile": profile, **restore}
 
 

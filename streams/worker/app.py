@@ -40,7 +40,7 @@ from streams.worker.step import CaseWork
 log = logging.getLogger(__name__)
 PRODUCER_LINGER_SECONDS = 0.005
 
-__all__ = ["Clock", "create_app", "run", "wall_clock"]
+__all__ = ["Clock", "consumer_options", "create_app", "run", "wall_clock"]
 
 
 def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) -> faust.App:
@@ -108,25 +108,32 @@ def _faust_app(settings: Settings, scheduler: type, assignor: type) -> faust.App
         processing_guarantee=settings.processing_guarantee,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
-        consumer_auto_offset_reset="earliest",
         web_port=settings.web_port,
         web_bind=settings.web_bind,
         autodiscover=False,
-        broker_commit_interval=settings.commit_interval,
-        # At most 64 KiB per partition and fetch: the event-time merge drains a fetch partition by partition, so
-        # a fetch must be seconds of work, or a partition waits for the others long enough to look stalled.
-        consumer_max_fetch_size=64 * 1024,
-        # Up to 5 ms for the producer to gather a partition's writes into one request: fewer, larger requests cost
-        # the worker and the broker less per message (a tenth more events/s on a backlog) and add at most 5 ms.
-        producer_linger=PRODUCER_LINGER_SECONDS,
         PartitionAssignor=assignor,
         ConsumerScheduler=scheduler,
-        # A dead worker's partitions move after 10 s of silence: a release must not wait a minute for them.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
         table_standby_replicas=1,
+        **consumer_options(settings.commit_interval),
         broker_credentials=_credentials(settings),
     )
+
+
+def consumer_options(commit_interval: float) -> dict[str, Any]:
+    """How the worker fetches, commits and produces (Faust settings); the do-nothing benchmark agent uses them too."""
+    return {
+        "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": commit_interval,
+        # At most 64 KiB per partition and fetch: the event-time merge drains a fetch partition by partition, so
+        # a fetch must be seconds of work, or a partition waits for the others long enough to look stalled.
+        "consumer_max_fetch_size": 64 * 1024,
+        # Up to 5 ms for the producer to gather a partition's writes into one request: fewer, larger requests cost
+        # the worker and the broker less per message (a tenth more events/s on a backlog) and add at most 5 ms.
+        "producer_linger": PRODUCER_LINGER_SECONDS,
+        # A dead worker's partitions move after 10 s of silence: a release must not wait a minute for them.
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 3.0,
+    }
 
 
 def _progress_guard(app: faust.App, settings: Settings, metrics: Metrics, names: list[str]) -> ProgressGuard:
