@@ -18,7 +18,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
 
 from benchmarks.local import deployment, local_broker
 from streams.config import Settings
@@ -103,6 +105,63 @@ def _run_rate(settings: Settings, codec: Codec, rate: float, seconds: float, tag
             "lateness_s": _pcts(late)}
 
 
+def _round_trip(settings: Settings, rate: float, seconds: float) -> dict:
+    """Produce call to visible for plain records through the broker alone, by the benchmark's own clients.
+
+    The same producer settings as the load (`EventProducer`'s), the same consumer as the watcher's, a topic of its
+    own and no worker: what the measuring costs by itself, in the same run. An event's latency above crosses the
+    broker twice (in to the worker, out to the watcher).
+    """
+    topic = f"{settings.topic_prefix}round-trip"
+    admin = KafkaAdminClient(**settings.kafka_client_config())
+    try:
+        admin.create_topics([NewTopic(topic, settings.partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                             isolation_level="read_committed", enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    wait_until(lambda: len(consumer.partitions_for_topic(topic) or ()) == settings.partitions, timeout=60,
+               describe=f"topic {topic}")
+    consumer.assign(tps)
+    consumer.seek_to_end(*tps)
+    for tp in tps:
+        consumer.position(tp)
+    seen: dict[bytes, float] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=50).values():
+                now = time.time()
+                for r in records:
+                    seen[r.value] = now
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    producer = KafkaProducer(acks="all", enable_idempotence=True, linger_ms=5,
+                             max_in_flight_requests_per_connection=5, **settings.kafka_client_config())
+    sent: dict[bytes, float] = {}
+    began, n = time.monotonic(), 0
+    while time.monotonic() - began < seconds:
+        pause = began + n / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        value = b"%d" % n
+        sent[value] = time.time()
+        producer.send(topic, key=value, value=value)
+        n += 1
+    producer.flush()
+    producer.close()
+    wait_until(lambda: len(seen) >= len(sent), timeout=60, describe=f"{len(sent)} round trips at {rate}/s")
+    stop.set()
+    watcher.join(timeout=10)
+    consumer.close()
+    return {"rate": rate, "records": len(sent), "latency_ms": _pcts([(seen[v] - sent[v]) * 1000 for v in sent])}
+
+
 def _immediate_ids(sent: dict[str, float], due: dict[str, datetime]) -> set[str]:
     return {b for b in sent if due[b] <= datetime.fromtimestamp(sent[b], UTC)}
 
@@ -138,7 +197,8 @@ def measure(seconds: float = 20, runs: int = 3) -> dict:
                     run["cores"] = {name: (after[name] - before[name]) / elapsed for name in pids}
                     tries.append(run)
                 result.append(_summary(rate, tries))
-            return {"runs": result}
+            trips = [_round_trip(settings, rate, seconds) for rate in (100, 1000)]
+            return {"runs": result, "round_trip": trips, "date": datetime.now(UTC).isoformat(timespec="seconds")}
         finally:
             worker.stop()
 

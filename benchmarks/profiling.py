@@ -48,8 +48,8 @@ def _name(frame: str) -> str:
     path = m.group("file")
     if "site-packages" in path:
         short = "/".join(path.split("/site-packages/")[-1].split("/")[-2:])
-    elif "/streams/" in path:  # the project's own modules by their path in the package
-        short = "streams/" + path.rsplit("/streams/", 1)[1]
+    elif "/streams/" in f"/{path}":  # the project's own modules by their path in the package (py-spy may give it
+        short = "streams/" + f"/{path}".rsplit("/streams/", 1)[1]  # relative to the working directory)
     else:
         short = "/".join(path.split("/")[-2:])
     return f"{m.group('func').strip()} ({short})"

@@ -231,7 +231,7 @@ aiokafka consumer and writes each fetched batch to RocksDB at once (`streams/wor
 its data dir
 left off; Faust's own recovery, one record at a time, then has only what came after.
 
-{_why_worker(w, mil)}
+{_why_worker(w, mil, d['core']['median'])}
 {_profile(w.get('profile'))}
 ## Latency and lateness of a live worker
 
@@ -249,7 +249,7 @@ a machine of {m['cores']} cores.
 p99 over the runs | cores: worker / broker / load |
 |---|---|---|---|---|---|---|
 {_latency_rows(lat)}
-{_why_latency(lat, m, w)}
+{_round_trips(lat)}{_why_latency(lat, m, w)}
 {_replay(r)}"""
 
 
@@ -279,6 +279,18 @@ def _latency_rows(lat: dict) -> str:
                 f"| {late_lo:.2f}–{late_hi:.2f} s | {cores} |")
 
     return "\n".join(row(x) for x in lat["runs"])
+
+
+def _round_trips(lat: dict) -> str:
+    """What the benchmark's own clients take through the broker with no worker (runs from before had none)."""
+    trips = lat.get("round_trip")
+    if not trips:
+        return ""
+    each = "; ".join(f"at {t['rate']:,.0f} records/s p50 {t['latency_ms']['p50']:,.0f} ms, p99 "
+                     f"{t['latency_ms']['p99']:,.0f} ms" for t in trips)
+    when = f" (these rows measured {lat['date']}, apart from the rest of this file)" if lat.get("date") else ""
+    return (f"\nWith no worker, a plain record from the load's producer to the watching consumer through the broker "
+            f"takes {each}{when}; an event above crosses the broker twice, in to the worker and out to the watcher.\n")
 
 
 def _profile(profile: dict | None) -> str:
@@ -345,20 +357,29 @@ def _stall_sentence(w: dict) -> str:
             f"and stopped the worker {stopped} time(s): the worker figure includes those waits.")
 
 
+#: how the project's own frames are named in a profile (results of runs before names kept the package's path
+#: name the layer's folder alone)
+_OURS = ("(streams/", "(worker/", "(core/", "(wire/", "(replay/", "(tools/")
+
+
 def _profile_words(profile: dict) -> str:
     """The project's own frames with the largest share of the worker's samples, in words."""
-    ours = [(name, share) for name, share in profile.get("inclusive", []) if "(streams/" in name][:6]
+    ours = [(name, share) for name, share in profile.get("inclusive", []) if name.split(" ")[-1].startswith(_OURS)
+            and not name.startswith("run (")][:6]
     if not ours:
         return ""
     shares = ", ".join(f"`{name.split(' (')[0]}` {share:.0%}" for name, share in ours)
     return f"In the worker's profile (py-spy, share of samples with each frame on the stack): {shares}."
 
 
-def _why_worker(w: dict, mil: dict) -> str:
+def _why_worker(w: dict, mil: dict, core_rate: float) -> str:
     text = ""
     if w["worker_to_floor"] < 0.5:
         text += f"""Why the worker misses 0.5 of the do-nothing agent: it reaches {w['worker_to_floor']:.2f} of it \
-(and the do-nothing agent itself {w['floor_ratio']:.2f} of the raw aiokafka rate).
+(and the do-nothing agent itself {w['floor_ratio']:.2f} of the raw aiokafka rate). Per message, the do-nothing agent
+takes {1e6 / w['faust_floor']:,.0f} µs and the worker {1e6 / w['worker_backlog']:,.0f} µs: what the worker adds is \
+{1e6 / w['worker_backlog'] - 1e6 / w['faust_floor']:,.0f} µs (its step, and the writes it gives Faust's and aiokafka's
+producers to carry), of which the decision core's part is about {1e6 / core_rate:,.0f} µs (the `decide` core above).
 Faust hands each message through its consumer thread, conductor, stream, acknowledgement and commit bookkeeping
 one at a time; the worker adds its own step (decode, read the case, the core, write the case and its changelog
 record, the outputs, the metrics), and each send of an output or a changelog record is another turn of the event

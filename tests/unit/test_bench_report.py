@@ -38,7 +38,9 @@ def results(worker_ratio: float, replay_ratio: float, restore_s: float, p99_ms: 
         "million": {"open_cases": 1_000_000, "written_seconds": 40.0, "restore_and_answer_seconds": restore_s,
                     "intact_restart_and_answer_seconds": 4.0},
         "latency": {"runs": [_latency(100, 30, 0.1), _latency(1000, p99_ms, p99_ms / 1000),
-                             _latency(1000, 20_000, 19.0, "releases of people never booked")]},
+                             _latency(1000, 20_000, 19.0, "releases of people never booked")],
+                    "round_trip": [{"rate": 100, "records": 2000, "latency_ms": {"p50": 7.4, "p99": 61.0}},
+                                   {"rate": 1000, "records": 20000, "latency_ms": {"p50": 5.2, "p99": 14.2}}]},
         "replay": {"events": 360_000, "outputs": 116_000, "records_on_partitions": 476_000, "selected_bookings": 30_000,
                    "decoded": 271_000, "raw_read": _stats(60_000), "raw_read_decode": _stats(33_000),
                    "replay_read": _stats(replay_ratio * 60_000), "replay_audit": _stats(20_000),
@@ -64,6 +66,7 @@ def test_missed_targets_are_marked_and_explained_from_the_figures():
     assert "Why the replay misses 0.7" in text
     assert "| 1,000 events/s, booked and released | 20,000 | 1,667 / 5,000 / 6,000 ms | 4,000–7,500 ms |" in text
     assert "| 1,000 events/s, releases of people never booked | 20,000 | 6,667 / 20,000 / 24,000 ms |" in text
+    assert "takes at 100 records/s p50 7 ms, p99 61 ms; at 1,000 records/s p50 5 ms, p99 14 ms;" in text
 
 
 def test_a_worker_that_keeps_up_but_misses_100_ms_is_not_said_to_queue():
