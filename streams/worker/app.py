@@ -81,7 +81,7 @@ def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) ->
     processor.install(channel)
     add_gate(app, settings, topics, codec, outputs, metrics, clock)
     if settings.ticker:
-        add_ticker(app, settings, topics["clock"].partitions, codec, work, clock)
+        processor.when_due = add_ticker(app, settings, topics["clock"].partitions, codec, work, clock)
     app.work, app.cases_table, app.metrics, app.progress_guard = work, table, metrics, guard  # type: ignore[attr-defined]
     return app
 

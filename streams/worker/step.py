@@ -217,6 +217,11 @@ class CaseWork:
         """The earliest wake of each partition that has one (possibly of a booking that changed since)."""
         return {p: at for p, e in self._engines.items() if (at := e.earliest()) is not None}
 
+    def earliest_due_on(self, partition: int) -> datetime | None:
+        """The earliest wake of one partition, or None (see `earliest_due`)."""
+        e = self._engines.get(partition)
+        return e.earliest() if e else None
+
     def pending(self, partition: int) -> int:
         """Bookings waiting for a deadline on a partition (stale entries included)."""
         e = self._engines.get(partition)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -38,6 +39,8 @@ class CaseProcessor:
         self.app, self.settings, self.work, self.table, self.metrics = app, settings, work, table, metrics
         self.guard, self.recent, self.outputs, self.stalls, self.topic_ids = guard, recent, outputs, stalls, topic_ids
         self.changelog = table.changelog_topic.get_topic_name()
+        #: with the ticker on, what sends a partition its tick at once when a message leaves a deadline due
+        self.when_due: Callable[[int], Awaitable[None]] | None = None
         # At least once, writes go straight to the producer, skipping Faust's buffer, its task per message and its
         # commit-time chase of that buffer; states follow their outputs (streams.worker.state.writes).
         self.writes = OrderedWrites(self._send_now, self.changelog, self._on_state_sent)
@@ -100,6 +103,11 @@ class CaseProcessor:
                     await self._write_now(result, msg.partition)
             except Exception as exc:  # noqa: BLE001 - Kafka or the disk: only these stop the worker
                 stop_uncommitted(f"partition {msg.partition} offset {msg.offset}: its writes failed: {exc!r}")
+            if self.when_due is not None:
+                try:
+                    await self.when_due(msg.partition)
+                except Exception as exc:  # noqa: BLE001 - Kafka: only this stops the worker
+                    stop_uncommitted(f"partition {msg.partition}: its due tick failed: {exc!r}")
             self.stalls.progressed(msg.tp, msg.offset, time.monotonic())
             self.guard.handled()
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
