@@ -42,12 +42,17 @@ def seconds(timestamp_ms: int | None) -> float | None:
     return timestamp_ms / 1000 if timestamp_ms is not None else None
 
 
-def count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:
-    """Messages behind the end of the partition the message came from (the high watermark the fetch saw)."""
+def behind(app: faust.App, msg: Any) -> int | None:
+    """Messages after this one on its topic-partition (by the high watermark the fetch saw), or None if not known."""
     try:
         highwater = app.consumer.highwater(msg.tp)
     except (AttributeError, KeyError):
-        return
-    if highwater is not None:
-        metrics.lag.labels(topic_ids.get(msg.topic, "unknown"), str(msg.partition)).set(
-            max(highwater - msg.offset - 1, 0))
+        return None
+    return None if highwater is None else max(highwater - msg.offset - 1, 0)
+
+
+def count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:
+    """Messages behind the end of the partition the message came from (the high watermark the fetch saw)."""
+    lag = behind(app, msg)
+    if lag is not None:
+        metrics.lag.labels(topic_ids.get(msg.topic, "unknown"), str(msg.partition)).set(lag)

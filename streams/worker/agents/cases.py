@@ -19,7 +19,7 @@ from streams.worker.faust_compat import drain_before_flush, flush_before_commit
 from streams.worker.metrics import Metrics
 from streams.worker.outputs import RecentOutputs
 from streams.worker.progress import ProgressGuard
-from streams.worker.runtime import Clock, count_lag, seconds, stop_uncommitted, wall_clock
+from streams.worker.runtime import Clock, behind, count_lag, seconds, stop_uncommitted, wall_clock
 from streams.worker.state.table import BytesTable, ensure_loaded
 from streams.worker.state.writes import OrderedWrites
 from streams.worker.step import CaseWork, Result
@@ -103,7 +103,7 @@ class CaseProcessor:
                     await self._write_now(result, msg.partition)
             except Exception as exc:  # noqa: BLE001 - Kafka or the disk: only these stop the worker
                 stop_uncommitted(f"partition {msg.partition} offset {msg.offset}: its writes failed: {exc!r}")
-            if self.when_due is not None:
+            if self.when_due is not None and not behind(app, msg):  # a worker behind completes instants anyway
                 try:
                     await self.when_due(msg.partition)
                 except Exception as exc:  # noqa: BLE001 - Kafka: only this stops the worker
