@@ -33,6 +33,8 @@ HEADER_OUTPUT_ID = "dt-output-id"
 #: what a dead letter keeps of the message it holds: its first bytes (the whole stays at its source coordinates)
 DEAD_LETTER_KEEP = 64 * 1024
 DEAD_LETTER_HEADERS, DEAD_LETTER_HEADER_KEEP, DEAD_LETTER_REASON_KEEP = 32, 1024, 2000
+#: how many sets of message labels (type, version, fingerprint header, topic) the codec remembers as passed
+PLANS_KEPT = 1024
 #: on a correction: the output ids it withdraws, comma-separated, so a restarted worker reads them unparsed
 HEADER_SUPERSEDES = "dt-supersedes"
 
@@ -144,6 +146,7 @@ class Codec:
         missing = [t for t in topics.event_types if t not in registry.types]
         if missing:
             raise EventValidationError(f"event types without a schema: {', '.join(missing)}")
+        self._plans: dict[tuple[bytes | None, bytes | None, bytes | None, str], _Plan] = {}
 
     # --- writing ---------------------------------------------------------------------------------------
 
@@ -196,13 +199,22 @@ class Codec:
         """Decode one raw message; any problem yields a DeadLetter with the reason and coordinates."""
         hdrs = headers_dict(headers)
         try:
-            return self._decode(value, hdrs, coordinates, key)
+            plan = self._plans.get((hdrs.get(HEADER_TYPE), hdrs.get(HEADER_VERSION), hdrs.get(HEADER_SCHEMA),
+                                    coordinates.topic))
+            if plan is None or value is None:
+                return self._decode(value, hdrs, coordinates, key)
+            record = _read(value, plan.writer, plan.reader)
+            plan.check(record, key)
+            return Decoded(plan.writer.type_name, plan.writer.version, record, coordinates)
         except _Rejected as rej:
             return DeadLetter(rej.code, rej.reason, coordinates, key, value, hdrs,
                               rej.schema.label if rej.schema else None)
 
     def _decode(self, value: bytes | None, hdrs: dict[str, bytes], coordinates: Coordinates,
                 key: bytes | None) -> Decoded:
+        # the whole check of a message's labels; the labels that pass are remembered as a plan (a few dozen at
+        # most: one per type, version, fingerprint header and topic), so the next message labelled alike is read
+        # at once
         type_name, version = _type_and_version(hdrs)
         writer = self.registry.get(type_name, version)
         if writer is None:
@@ -219,25 +231,38 @@ class Codec:
         topic = self.topics.by_name(coordinates.topic)
         if topic is not None and type_name not in topic.spec.event_types:
             raise _Rejected("WRONG_TOPIC", f"{type_name} does not belong on {coordinates.topic}", writer)
+        plan = _Plan(writer, self.registry.latest(type_name), topic.spec.key_field if topic else None)
+        if len(self._plans) < PLANS_KEPT:
+            self._plans[(hdrs.get(HEADER_TYPE), hdrs.get(HEADER_VERSION), fingerprint, coordinates.topic)] = plan
         if value is None:
             raise _Rejected("MALFORMED", "the message has no value (tombstone)", writer)
-        reader = self.registry.latest(type_name)
-        record = _read(value, writer, reader)
-        self._check(record, reader, writer, topic.spec.key_field if topic else None, key)
+        record = _read(value, writer, plan.reader)
+        plan.check(record, key)
         return Decoded(type_name, version, record, coordinates)
 
-    @staticmethod
-    def _check(record: dict[str, Any], reader: Schema, writer: Schema, key_field: str | None,
-               key: bytes | None) -> None:
-        for name in ("event_id", "output_id", key_field):
-            if name and name in reader.field_names and record.get(name) in (None, ""):
-                raise _Rejected("MISSING_FIELD", f"required field {name!r} is empty", writer)
-        if key_field and key is None:
+class _Plan:
+    """How to read and check messages with one set of labels that passed: writer and reader schemas, key field."""
+
+    __slots__ = ("writer", "reader", "key_field", "nonempty")
+
+    def __init__(self, writer: Schema, reader: Schema, key_field: str | None) -> None:
+        self.writer, self.reader, self.key_field = writer, reader, key_field
+        self.nonempty = tuple(n for n in ("event_id", "output_id", key_field) if n and n in reader.field_names)
+
+    def check(self, record: dict[str, Any], key: bytes | None) -> None:
+        """The fields every message must fill, and the key that must be the record's own."""
+        for name in self.nonempty:
+            if record.get(name) in (None, ""):
+                raise _Rejected("MISSING_FIELD", f"required field {name!r} is empty", self.writer)
+        key_field = self.key_field
+        if key_field is None:
+            return
+        if key is None:
             raise _Rejected("KEY_MISMATCH", f"the message has no key; it must be the event's {key_field} "
-                                            f"{record.get(key_field)!r}", writer)
-        if key_field and str(record.get(key_field)).encode() != key:
+                                            f"{record.get(key_field)!r}", self.writer)
+        if str(record.get(key_field)).encode() != key:
             raise _Rejected("KEY_MISMATCH", f"message key {key[:200]!r} differs from the event's {key_field} "
-                                            f"{record.get(key_field)!r}", writer)
+                                            f"{record.get(key_field)!r}", self.writer)
 
 
 def headers_dict(headers: Headers) -> dict[str, bytes]:
