@@ -1,16 +1,15 @@
 """Replay of a whole county's year against the raw read rate of the same partitions, measured in the same run.
 
 The topics hold a simulated year of two counties (the inputs, and the outputs `decide` gives for them, written
-as a worker writes them). The limits are raw consumers reading every record of the same topics and partitions:
-kafka-python (the client the target was set against), and aiokafka (the replay's client) without and with
-decoding each record with our codec. The replay is measured twice: the reading alone (`Reader.read`, which decodes
-only the selected county's records), and the whole audit command (read, re-decide, compare, count).
+as a worker writes them). The limit is a raw kafka-python consumer (the replay's own client) reading every record
+of the same topics and partitions, without and with decoding each with our codec. The replay is measured twice:
+the reading alone (`Reader.read`, which decodes only the selected county's records), and the whole audit command
+(read, re-decide, compare, count).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import time
 from datetime import datetime
@@ -47,56 +46,26 @@ def _load(settings: Settings, codec: Codec, days: float) -> tuple[int, int]:
     return len(events), len(outputs)
 
 
-def _partitions(settings: Settings, topics: Topics) -> list[tuple[str, int]]:
-    return [(topics.name(t), p) for t in (*CASE_INPUTS, *OUTPUTS) for p in range(settings.partitions)]
-
-
-def _raw(settings: Settings, topics: Topics) -> tuple[int, float]:
-    """kafka-python reading every record, decoding none: records read, seconds."""
+def _raw(settings: Settings, topics: Topics, codec: Codec | None) -> tuple[int, float]:
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
                              isolation_level="read_committed", max_partition_fetch_bytes=8 * 1024 * 1024,
                              fetch_max_bytes=64 * 1024 * 1024)
-    tps = [TopicPartition(t, p) for t, p in _partitions(settings, topics)]
+    tps = [TopicPartition(topics.name(t), p) for t in (*CASE_INPUTS, *OUTPUTS) for p in range(settings.partitions)]
     ends = consumer.end_offsets(tps)
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
     began, seen = time.perf_counter(), 0
     live = {tp for tp in tps if ends[tp] > 0}
     while live:
-        for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
+        for tp, records in consumer.poll(timeout_ms=1000, max_records=5000).items():
+            if codec is not None:
+                for r in records:
+                    codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
             seen += len(records)
         live = {tp for tp in live if consumer.position(tp) < ends[tp]}
     seconds = time.perf_counter() - began
     consumer.close()
     return seen, seconds
-
-
-async def _raw_aiokafka(settings: Settings, topics: Topics, codec: Codec | None) -> tuple[int, float]:
-    """aiokafka, the replay's client, reading every record and decoding each with `codec` if given."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka import TopicPartition as AioTopicPartition
-
-    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
-                                max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-                                **settings.aiokafka_client_config())
-    await consumer.start()
-    try:
-        tps = [AioTopicPartition(t, p) for t, p in _partitions(settings, topics)]
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        began, seen = time.perf_counter(), 0
-        live = {tp for tp in tps if ends[tp] > 0}
-        while live:
-            for tp, records in (await consumer.getmany(*live, timeout_ms=1000, max_records=20_000)).items():
-                if codec is not None:
-                    for r in records:
-                        codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
-                seen += len(records)
-            live = {tp for tp in live if await consumer.position(tp) < ends[tp]}
-        return seen, time.perf_counter() - began
-    finally:
-        await consumer.stop()
 
 
 def measure(days: float = 365, runs: int = 3) -> dict:
@@ -105,17 +74,14 @@ def measure(days: float = 365, runs: int = 3) -> dict:
         settings, topics, codec = deployment(broker.bootstrap, "bench.")
         events, outputs = _load(settings, codec, days)
         selection = Selection(county=COUNTIES[0], start=START, end=END)
-        raw, raw_aio, raw_decode, read, audit = [], [], [], [], []
+        raw, raw_decode, read, audit = [], [], [], []
         records = 0  # every record of the partitions, as the raw consumer reads them
         for _ in range(runs):
-            records, s = _raw(settings, topics)
+            records, s = _raw(settings, topics, None)
             raw.append(records / s)
-            n, s = asyncio.run(_raw_aiokafka(settings, topics, None))
-            assert n == records
-            raw_aio.append(n / s)
-            n, s = asyncio.run(_raw_aiokafka(settings, topics, codec))
+            n, s = _raw(settings, topics, codec)
             raw_decode.append(n / s)
-            capture = Reader(settings.aiokafka_client_config(), topics, codec).read(selection)
+            capture = Reader(settings.kafka_client_config(), topics, codec).read(selection)
             assert sum(capture.records_read.values()) == records  # every record read once, no more
             read.append(records / capture.seconds)
             began = time.perf_counter()
@@ -126,10 +92,9 @@ def measure(days: float = 365, runs: int = 3) -> dict:
             assert code == 0, (root / "audit.csv").read_text()
         return {"events": events, "outputs": outputs, "records_on_partitions": records,
                 "selected_bookings": len(capture.booking_ids()), "decoded": capture.decoded,
-                "raw_read": _stats(raw), "raw_read_aiokafka": _stats(raw_aio), "raw_read_decode": _stats(raw_decode),
-                "replay_read": _stats(read), "replay_audit": _stats(audit),
+                "raw_read": _stats(raw), "raw_read_decode": _stats(raw_decode), "replay_read": _stats(read),
+                "replay_audit": _stats(audit),
                 "ratio_read": statistics.median(read) / statistics.median(raw),
-                "ratio_read_own_client": statistics.median(read) / statistics.median(raw_aio),
                 "ratio_audit": statistics.median(audit) / statistics.median(raw),
                 "summary_csv": (root / "audit.csv").read_text()}
 

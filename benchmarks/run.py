@@ -138,9 +138,7 @@ def _rate(r: dict, unit: str = "events/s") -> str:
     return f"{r['median']:,.0f} {unit} (min {r['min']:,.0f}, max {r['max']:,.0f})"
 
 
-def _met(ok: bool | str | None) -> str:
-    if isinstance(ok, str):  # a figure reported beside a target, with no target of its own
-        return ok
+def _met(ok: bool | None) -> str:
     return "not measured at that size" if ok is None else "met" if ok else "**missed**"
 
 
@@ -151,10 +149,7 @@ def report(results: dict) -> str:
     targets = [
         ("worker on a backlog / a Faust agent that does nothing, same consumer", f"{w['worker_to_floor']:.2f}",
          ">= 0.5", w["worker_to_floor"] >= 0.5),
-        ("replay read / raw kafka-python read of the same partitions", f"{r['ratio_read']:.2f}", ">= 0.7",
-         r["ratio_read"] >= 0.7),
-        ("replay read / raw aiokafka read (the replay's client) of the same partitions",
-         f"{r['ratio_read_own_client']:.2f}", "none set", "reported"),
+        ("replay read / raw read of the same partitions", f"{r['ratio_read']:.2f}", ">= 0.7", r["ratio_read"] >= 0.7),
         ("`decide` core on one core", f"{d['core']['median']:,.0f} events/s", ">= 50,000 events/s",
          d["core"]["median"] >= 50_000),
         ("latency p99 at 1,000 events/s", f"{thousand['latency_ms']['p99']:,.0f} ms", "< 100 ms",
@@ -323,30 +318,25 @@ def _replay(r: dict) -> str:
     def rate(x: dict) -> str:
         return f"{x['median']:,.0f} records/s (min {x['min']:,.0f}, max {x['max']:,.0f})"
 
-    def ratios(x: dict) -> str:
-        return f"{x['median'] / r['raw_read']['median']:.2f} | {x['median'] / r['raw_read_aiokafka']['median']:.2f}"
-
     return f"""
 ## Replay
 
 A simulated year (2017) of Kern and Fresno counties on 6 partitions: {r['events']:,} input events and the
 {r['outputs']:,} outputs `decide` gives for them, written as a worker writes them. Each figure is the median of 3
-runs (min, max), all in the same run against the same broker. The limits are raw consumers reading every record
-of the same topics and partitions and decoding none: kafka-python (the client the replay used when its target was
-set) and aiokafka (the replay's client now: it parses record batches in C). The replay (`--county Kern --from
+runs (min, max), all in the same run against the same broker. The limit is a raw kafka-python consumer (the
+replay's client) reading every record of the same topics and partitions. The replay (`--county Kern --from
 2017-01-01 --to 2018-01-01`) reads {r['records_on_partitions']:,} records and decodes the {r['decoded']:,} of
 Kern's {r['selected_bookings']:,} bookings (booking records of both counties included).
 
-| figure | rate | / raw kafka-python read | / raw aiokafka read |
-|---|---|---|---|
-| raw read, kafka-python, no decoding | {rate(r['raw_read'])} | {ratios(r['raw_read'])} |
-| raw read, aiokafka, no decoding | {rate(r['raw_read_aiokafka'])} | {ratios(r['raw_read_aiokafka'])} |
-| raw read, aiokafka, decoding every record | {rate(r['raw_read_decode'])} | {ratios(r['raw_read_decode'])} |
-| replay: reading the county's year | {rate(r['replay_read'])} | {ratios(r['replay_read'])} |
+| figure | rate | / raw read |
+|---|---|---|
+| raw read, no decoding (the limit) | {rate(r['raw_read'])} | 1 |
+| raw read, decoding every record | {rate(r['raw_read_decode'])} | \
+{r['raw_read_decode']['median'] / r['raw_read']['median']:.2f} |
+| replay: reading the county's year | {rate(r['replay_read'])} | {r['ratio_read']:.2f} (target >= 0.7) |
 | replay: the whole audit (read, re-decide, compare, count) | {rate(r['replay_audit'])} | \
-{ratios(r['replay_audit'])} |
+{r['ratio_audit']:.2f} |
 
-The target (>= 0.7) is held to the kafka-python read: {_met(r['ratio_read'] >= 0.7)}, at {r['ratio_read']:.2f}.
 {_why_replay(r)}
 The audit's CSV:
 
@@ -441,25 +431,25 @@ described above, or a worker with cores of its own, would reach it.
 
 
 def _why_replay(r: dict) -> str:
-    missed = "Why the replay misses 0.7" if r["ratio_read"] < 0.7 else "Against its own client's raw read"
-    return f"""{missed}: decoding a record (fastavro, schema resolution, our checks) costs
-{_decode_us(r):.1f} µs here against {1e6 / r['raw_read_aiokafka']['median']:.1f} µs for aiokafka to read one
-({1e6 / r['raw_read']['median']:.1f} µs for kafka-python), and a county's replay must decode
-{r['decoded'] / r['records_on_partitions']:.0%} of what it reads (every booking record, to know its county, and every
-record of the county's bookings). Reading everything with aiokafka and decoding only those allows at most
-{_replay_bound(r):.2f} of aiokafka's raw read; the replay reaches {r['ratio_read_own_client']:.2f} of it. More would
-take a faster decoder, or knowing a booking's county without decoding its record (a header, say).
+    if r["ratio_read"] >= 0.7:
+        return ""
+    return f"""Why the replay misses 0.7: decoding a record (fastavro, schema resolution, our checks) costs
+{_decode_us(r):.1f} µs here against {1e6 / r['raw_read']['median']:.1f} µs to read one, and a county's replay must
+decode {r['decoded'] / r['records_on_partitions']:.0%} of what it reads (every booking record, to know its county,
+and every record of the county's bookings). Reading everything and decoding only those allows at most
+{_replay_bound(r):.2f} of the raw read; the replay reaches {r['ratio_read']:.2f}. Reaching 0.7 would take a decoder
+about twice as fast, or knowing a booking's county without decoding its record (a header, say).
 """
 
 
 def _decode_us(r: dict) -> float:
-    """Microseconds to decode one record: reading and decoding everything, less reading alone (aiokafka)."""
-    return 1e6 / r["raw_read_decode"]["median"] - 1e6 / r["raw_read_aiokafka"]["median"]
+    """Microseconds to decode one record: reading and decoding everything, less reading alone."""
+    return 1e6 / r["raw_read_decode"]["median"] - 1e6 / r["raw_read"]["median"]
 
 
 def _replay_bound(r: dict) -> float:
-    """The best replay/raw-read ratio on aiokafka when the replay's share of records must be decoded."""
-    read_us = 1e6 / r["raw_read_aiokafka"]["median"]
+    """The best replay/raw-read ratio when the replay's share of records must be decoded."""
+    read_us = 1e6 / r["raw_read"]["median"]
     return read_us / (read_us + _decode_us(r) * r["decoded"] / r["records_on_partitions"])
 
 

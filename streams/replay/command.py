@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, settings: Settings, codec: Any) -> int:
         raise ConfigError("--summary writes a table, CSV or JSON lines, not HTML")
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar(sys.stderr) if show else None
-    reader = Reader(settings.aiokafka_client_config(), codec.topics, codec, bar.update if bar else None)
+    reader = Reader(settings.kafka_client_config(), codec.topics, codec, bar.update if bar else None)
     capture = reader.read(selection)
     if bar:
         bar.finish()

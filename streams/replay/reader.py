@@ -1,8 +1,5 @@
 """Reading a selection back from Kafka: group-less, read_committed, seeking by time with Kafka's own time index.
 
-The client is aiokafka, whose record batches are parsed in C: on this project's benchmark it reads the same
-partitions about 2.5 times as fast as kafka-python, whose parsing is Python (BENCHMARKS.md, "Replay").
-
 Record timestamps are event times (an input's `occurred_at`, the stream instant an output was decided at), so
 `offsets_for_times` finds where a window begins on every partition. The replay never joins a consumer group: it
 assigns partitions itself and commits nothing, so the live workers never see it.
@@ -15,15 +12,13 @@ keys map to are read, and the first pass is skipped.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from streams.core import events as ev
 from streams.errors import KafkaUnavailable
@@ -44,11 +39,8 @@ class Reader:
     """Reads selections from one cluster's topics (one prefix)."""
 
     def __init__(self, client_config: dict[str, Any], topics: Topics, codec: Codec,
-                 progress: Progress | None = None, max_records: int = 20_000) -> None:
-        """Bind the cluster (aiokafka keywords, `Settings.aiokafka_client_config`) and the codec.
-
-        `progress(done, total)` hears how far the reading is.
-        """
+                 progress: Progress | None = None, max_records: int = 5000) -> None:
+        """Bind the cluster and the codec; `progress(done, total)` hears how far the reading is."""
         self.client_config, self.topics, self.codec = client_config, topics, codec
         self.progress, self.max_records = progress, max_records
         self._done = self._total = 0
@@ -57,83 +49,75 @@ class Reader:
         self._selected: set[bytes] = set()
 
     def read(self, selection: Selection) -> Capture:
-        """Read what the selection names (see the module docstring); called from outside any event loop."""
+        """Read what the selection names (see the module docstring)."""
         began = time.monotonic()
-        check(self.client_config)
-        capture = asyncio.run(self._read(selection))
-        capture.seconds = time.monotonic() - began
-        return capture
-
-    async def _read(self, selection: Selection) -> Capture:
         capture = Capture(selection)
         self._done, self._stream_ms, self._seen, self._selected = 0, {}, set(), set()
-        consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
-                                    max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-                                    client_id="detainer-tracker-replay", **self.client_config)
+        consumer = self._consumer()
         try:
-            await consumer.start()
-            partitions = await self._partitions(selection)
+            partitions = self._partitions(consumer, selection)
             capture.partitions = tuple(partitions)
             rest = [t for t in CASE_INPUTS if t != "bookings" or not selection.by_attributes]
-            first = await self._ranges(consumer, ["bookings"], partitions, selection) if selection.by_attributes else {}
-            second = await self._ranges(consumer, [*rest, *OUTPUTS], partitions, selection)
+            first = self._ranges(consumer, ["bookings"], partitions, selection) if selection.by_attributes else {}
+            second = self._ranges(consumer, [*rest, *OUTPUTS], partitions, selection)
             self._total = sum(end - start for start, end in (*first.values(), *second.values()))
             pending: list[Any] = []
             if first:
-                await self._scan(consumer, first, lambda tid, r: self._booking(capture, pending, tid, r), capture)
+                self._scan(consumer, first, lambda tid, r: self._booking(capture, pending, tid, r), capture)
             keys = self._keys(selection)
             for r in pending:  # events read before their booking record was (written out of order)
                 if r.key in keys:  # type: ignore[operator]
                     self._keep(capture, None, "bookings", r)
-            await self._scan(consumer, second, lambda tid, r: self._keep(capture, keys, tid, r), capture)
-            await self._last_ticks(consumer, partitions, capture)
+            self._scan(consumer, second, lambda tid, r: self._keep(capture, keys, tid, r), capture)
+            self._last_ticks(consumer, partitions, capture)
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot read from Kafka at {self.client_config.get('bootstrap_servers')}: "
-                                   f"{exc!r}") from exc
+                                   f"{exc}") from exc
         finally:
-            await consumer.stop()
+            consumer.close()
         capture.stream_time = {p: _instant(ms) for p, ms in self._stream_ms.items()}
+        capture.seconds = time.monotonic() - began
         return capture
 
-    async def _partition_ids(self, topic: str) -> set[int]:
-        # the topic's partitions as the broker has them (the consumer's own metadata holds only assigned topics)
-        admin = AIOKafkaAdminClient(client_id="detainer-tracker-replay", **self.client_config)
-        await admin.start()
+    def _consumer(self) -> KafkaConsumer:
+        check(self.client_config)
         try:
-            (described,) = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        return {p["partition"] for p in described.get("partitions", ())} if described.get("error_code") == 0 else set()
+            return KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
+                                 max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+                                 client_id="detainer-tracker-replay", **self.client_config)
+        except KafkaError as exc:
+            raise KafkaUnavailable(f"cannot reach Kafka at {self.client_config.get('bootstrap_servers')}: "
+                                   f"{exc}") from exc
 
-    async def _partitions(self, selection: Selection) -> list[int]:
+    def _partitions(self, consumer: KafkaConsumer, selection: Selection) -> list[int]:
         name = self.topics.name("bookings")
-        found = await self._partition_ids(name)
+        found = consumer.partitions_for_topic(name)
         if not found:
             raise KafkaUnavailable(f"topic {name} does not exist (is the topic prefix right?)")
         if selection.only_listed:
             return sorted({partition_of(b.encode(), len(found)) for b in selection.booking_ids})
         return sorted(found)
 
-    async def _ranges(self, consumer: AIOKafkaConsumer, topic_ids: Iterable[str], partitions: list[int],
-                      selection: Selection) -> dict[TopicPartition, tuple[int, int]]:
+    def _ranges(self, consumer: KafkaConsumer, topic_ids: Iterable[str], partitions: list[int],
+                selection: Selection) -> dict[TopicPartition, tuple[int, int]]:
         tps = [TopicPartition(self.topics.name(t), p) for t in topic_ids for p in partitions]
-        begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
         start, stop = dict(begin), dict(end)
         if selection.read_from is not None:
-            start = await self._offsets_at(consumer, tps, selection.read_from, end)
+            start = self._offsets_at(consumer, tps, selection.read_from, end)
         if selection.read_to is not None:
-            stop = await self._offsets_at(consumer, tps, selection.read_to, end)
+            stop = self._offsets_at(consumer, tps, selection.read_to, end)
         return {tp: (max(start[tp], begin[tp]), max(stop[tp], start[tp], begin[tp])) for tp in tps}
 
     @staticmethod
-    async def _offsets_at(consumer: AIOKafkaConsumer, tps: list[TopicPartition], at: datetime,
-                          end: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+    def _offsets_at(consumer: KafkaConsumer, tps: list[TopicPartition], at: datetime,
+                    end: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         # the first offset whose record timestamp is at or after `at`; none such: the partition's end
-        found = await consumer.offsets_for_times({tp: int(at.timestamp() * 1000) for tp in tps})
+        found = consumer.offsets_for_times({tp: int(at.timestamp() * 1000) for tp in tps})
         return {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
 
-    async def _scan(self, consumer: AIOKafkaConsumer, ranges: dict[TopicPartition, tuple[int, int]],
-                    visit: Callable[[str, Any], None], capture: Capture) -> None:
+    def _scan(self, consumer: KafkaConsumer, ranges: dict[TopicPartition, tuple[int, int]],
+              visit: Callable[[str, Any], None], capture: Capture) -> None:
         live = {tp for tp, (start, end) in ranges.items() if end > start}
         for tp, (start, end) in ranges.items():
             capture.ranges[(self._topic_id(tp.topic), tp.partition)] = (start, end)
@@ -145,7 +129,7 @@ class Reader:
         ids = {tp.topic: self._topic_id(tp.topic) for tp in live}
         quiet_since = time.monotonic()
         while live:
-            batch = await consumer.getmany(*live, timeout_ms=1000, max_records=self.max_records)
+            batch = consumer.poll(timeout_ms=1000, max_records=self.max_records, update_offsets=True)
             for tp, records in batch.items():
                 end, topic_id = ranges[tp][1], ids[tp.topic]
                 inside = [r for r in records if r.offset < end] if records[-1].offset >= end else records
@@ -153,15 +137,15 @@ class Reader:
                     visit(topic_id, r)
                 capture.records_read[topic_id] += len(inside)
                 self._advance(len(inside))
-            done = {tp for tp in live if await consumer.position(tp) >= ranges[tp][1]}
+            done = {tp for tp in live if consumer.position(tp) >= ranges[tp][1]}
             if done:
                 live -= done
                 consumer.pause(*done)
             if batch or done:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > STALL_SECONDS:
-                short = ", ".join([f"{tp.topic}[{tp.partition}] at {await consumer.position(tp)} of {ranges[tp][1]}"
-                                   for tp in sorted(live)])
+                short = ", ".join(f"{tp.topic}[{tp.partition}] at {consumer.position(tp)} of {ranges[tp][1]}"
+                                  for tp in sorted(live))
                 raise KafkaUnavailable(f"reading stalled for {STALL_SECONDS:.0f} s short of the end: {short}")
         consumer.unsubscribe()
 
@@ -231,10 +215,10 @@ class Reader:
         capture.decoded += 1
         return decoded
 
-    async def _last_ticks(self, consumer: AIOKafkaConsumer, partitions: list[int], capture: Capture) -> None:
+    def _last_ticks(self, consumer: KafkaConsumer, partitions: list[int], capture: Capture) -> None:
         # the clock's last tick on each partition is where live stream time stood (ticks are wall-clock time)
         tps = [TopicPartition(self.topics.name("clock"), p) for p in partitions]
-        begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
         tps = [tp for tp in tps if end[tp] > begin[tp]]
         if not tps:
             return
@@ -243,11 +227,11 @@ class Reader:
             consumer.seek(tp, end[tp] - 1)
         waiting, deadline = set(tps), time.monotonic() + 10
         while waiting and time.monotonic() < deadline:
-            for tp, records in (await consumer.getmany(*waiting, timeout_ms=500)).items():
+            for tp, records in consumer.poll(timeout_ms=500).items():
                 for r in records:
                     self._stream("clock", r)
                 waiting.discard(tp)
-            waiting = {tp for tp in waiting if await consumer.position(tp) < end[tp]}
+            waiting = {tp for tp in waiting if consumer.position(tp) < end[tp]}
         consumer.unsubscribe()
 
 

@@ -125,8 +125,7 @@ def run(args: argparse.Namespace, settings: Settings, codec: Any) -> int:
         selection = Selection(county=args.county, start=selection.start, end=selection.end, lookback=None)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar(sys.stderr) if show else None
-    reader = Reader(settings.aiokafka_client_config(), codec.topics, codec, bar.update if bar else None)
-    capture = reader.read(selection)
+    capture = Reader(settings.kafka_client_config(), codec.topics, codec, bar.update if bar else None).read(selection)
     if bar:
         bar.finish()
     found = rows(capture, zone)

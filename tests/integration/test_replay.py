@@ -109,7 +109,7 @@ def test_finding_one_booking_among_100k_reads_only_its_partition(settings, kafka
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     on_partition = consumer.end_offsets([tp])[tp]
     consumer.close()
-    capture = Reader(settings.aiokafka_client_config(), kafka_codec.topics, kafka_codec).read(
+    capture = Reader(settings.kafka_client_config(), kafka_codec.topics, kafka_codec).read(
         Selection(frozenset({wanted})))
     assert capture.partitions == (p,)
     assert sum(capture.records_read.values()) == on_partition

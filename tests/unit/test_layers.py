@@ -184,11 +184,7 @@ _OUTSIDE_THE_WORKER = sorted(p for p in STREAMS.rglob("*.py") if "worker" not in
 
 
 @pytest.mark.parametrize("path", _OUTSIDE_THE_WORKER, ids=lambda p: str(p.relative_to(STREAMS)))
-def test_faust_is_used_in_the_worker_alone_and_aiokafka_also_by_the_replays_reader(path):
-    """The command line and the tools start the worker through `worker.app.run`; none of them loads Faust.
-
-    aiokafka is a Kafka client like kafka-python: the replay reads with it (its record batches are parsed in C).
-    """
-    allowed = {"aiokafka"} if path.relative_to(STREAMS).as_posix() == "replay/reader.py" else set()
+def test_faust_and_aiokafka_are_used_in_the_worker_alone(path):
+    """The command line and the tools start the worker through `worker.app.run`; none of them loads Faust."""
     used = {m.split(".")[0] for m in _imported(ast.parse(path.read_text()))} & {"faust", "mode", "aiokafka"}
-    assert used - allowed == set(), f"{path.relative_to(STREAMS)} imports {sorted(used)}"
+    assert used == set(), f"{path.relative_to(STREAMS)} imports {sorted(used)}"
