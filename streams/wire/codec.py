@@ -199,10 +199,10 @@ class Codec:
         """Decode one raw message; any problem yields a DeadLetter with the reason and coordinates."""
         hdrs = headers_dict(headers)
         try:
-            plan = self._plans.get((hdrs.get(HEADER_TYPE), hdrs.get(HEADER_VERSION), hdrs.get(HEADER_SCHEMA),
-                                    coordinates.topic))
-            if plan is None or value is None:
-                return self._decode(value, hdrs, coordinates, key)
+            labels = (hdrs.get(HEADER_TYPE), hdrs.get(HEADER_VERSION), hdrs.get(HEADER_SCHEMA), coordinates.topic)
+            plan = self._plans.get(labels) or self._plan(labels, hdrs, coordinates)
+            if value is None:
+                raise _Rejected("MALFORMED", "the message has no value (tombstone)", plan.writer)
             record = _read(value, plan.writer, plan.reader)
             plan.check(record, key)
             return Decoded(plan.writer.type_name, plan.writer.version, record, coordinates)
@@ -210,11 +210,11 @@ class Codec:
             return DeadLetter(rej.code, rej.reason, coordinates, key, value, hdrs,
                               rej.schema.label if rej.schema else None)
 
-    def _decode(self, value: bytes | None, hdrs: dict[str, bytes], coordinates: Coordinates,
-                key: bytes | None) -> Decoded:
-        # the whole check of a message's labels; the labels that pass are remembered as a plan (a few dozen at
-        # most: one per type, version, fingerprint header and topic), so the next message labelled alike is read
-        # at once
+    def _plan(self, labels: tuple[bytes | None, bytes | None, bytes | None, str], hdrs: dict[str, bytes],
+              coordinates: Coordinates) -> _Plan:
+        # The whole check of a message's labels. Labels that pass are remembered (a few dozen sets at most: one
+        # per type, version, fingerprint header and topic; never more than PLANS_KEPT), so the next message
+        # labelled alike is read at once.
         type_name, version = _type_and_version(hdrs)
         writer = self.registry.get(type_name, version)
         if writer is None:
@@ -233,12 +233,9 @@ class Codec:
             raise _Rejected("WRONG_TOPIC", f"{type_name} does not belong on {coordinates.topic}", writer)
         plan = _Plan(writer, self.registry.latest(type_name), topic.spec.key_field if topic else None)
         if len(self._plans) < PLANS_KEPT:
-            self._plans[(hdrs.get(HEADER_TYPE), hdrs.get(HEADER_VERSION), fingerprint, coordinates.topic)] = plan
-        if value is None:
-            raise _Rejected("MALFORMED", "the message has no value (tombstone)", writer)
-        record = _read(value, writer, plan.reader)
-        plan.check(record, key)
-        return Decoded(type_name, version, record, coordinates)
+            self._plans[labels] = plan
+        return plan
+
 
 class _Plan:
     """How to read and check messages with one set of labels that passed: writer and reader schemas, key field."""

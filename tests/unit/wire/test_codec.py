@@ -5,7 +5,16 @@ import pytest
 
 from streams.config import Settings
 from streams.errors import EventValidationError
-from streams.wire.codec import HEADER_TYPE, HEADER_VERSION, Codec, Coordinates, DeadLetter, Decoded, peek_occurred_at
+from streams.wire.codec import (
+    HEADER_TYPE,
+    HEADER_VERSION,
+    PLANS_KEPT,
+    Codec,
+    Coordinates,
+    DeadLetter,
+    Decoded,
+    peek_occurred_at,
+)
 from streams.wire.schemas import SchemaRegistry, from_json, to_json
 from streams.wire.topics import Topics
 from tests.support.records import example_record
@@ -93,6 +102,29 @@ def test_an_empty_event_id_is_a_missing_field(codec):
     message = codec.encode("BookingRecorded", {**_booking(codec), "event_id": ""}, validate=False)
     result = codec.decode(message.value, message.headers, AT, message.key)
     assert isinstance(result, DeadLetter) and result.reason_code == "MISSING_FIELD"
+
+
+def test_a_message_labelled_like_one_that_decoded_still_gets_every_check(codec):
+    good = codec.encode("BookingRecorded", _booking(codec))
+    assert isinstance(codec.decode(good.value, good.headers, AT, good.key), Decoded)
+    empty_id = codec.encode("BookingRecorded", {**_booking(codec), "event_id": ""}, validate=False)
+    cases = [(good.value, b"B-OTHER", "KEY_MISMATCH"), (good.value, None, "KEY_MISMATCH"),
+             (None, good.key, "MALFORMED"), (good.value + b"x", good.key, "MALFORMED"),
+             (good.value[:5], good.key, "MALFORMED"), (empty_id.value, good.key, "MISSING_FIELD")]
+    for value, key, code in cases:
+        result = codec.decode(value, good.headers, AT, key)
+        assert isinstance(result, DeadLetter) and result.reason_code == code, (value, key)
+    wrong_topic = codec.decode(good.value, good.headers, Coordinates("dt.court.events", 0, 1), good.key)
+    assert isinstance(wrong_topic, DeadLetter) and wrong_topic.reason_code == "WRONG_TOPIC"
+
+
+def test_labels_remembered_are_bounded_whatever_the_headers(codec):
+    good = codec.encode("BookingRecorded", _booking(codec))
+    version = dict(good.headers)[HEADER_VERSION]
+    for zeros in range(PLANS_KEPT + 50):  # "1", "01", "001", ...: each a version header int() reads as 1
+        headers = [(k, b"0" * zeros + version if k == HEADER_VERSION else v) for k, v in good.headers]
+        assert isinstance(codec.decode(good.value, headers, AT, good.key), Decoded)
+    assert len(codec._plans) == PLANS_KEPT
 
 
 def _evolved_registry(tmp_path, v2_extra_field):
