@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from streams.wire.codec import HEADER_OUTPUT_ID, HEADER_SUPERSEDES, Encoded
@@ -30,12 +31,32 @@ class RecentOutputs:
         """True when the partition's tail has been read."""
         return partition in self._standing
 
+    async def load_after(self, flush: Callable[[], Awaitable[Any]], partition: int) -> int | None:
+        """Once every write this worker has in flight is in Kafka (`flush`), read the partition's tail.
+
+        A partition revoked and assigned again (a broker restarted under the worker, its group rebalanced) is read
+        again from its last commit while the outputs of the inputs after it may still be on their way: a tail read
+        before they land misses them, and the replayed inputs would send them a second time. Returns how many
+        output ids the tail holds, or None when it was read meanwhile.
+        """
+        await flush()
+        if self.loaded(partition):
+            return None
+        return self.load(partition)
+
     def load(self, partition: int) -> int:
         """Read the tail of every output topic's partition; returns how many output ids were found."""
+        standing: Counter[bytes] = Counter()
+        for headers in self._tail(partition):
+            count_sent(standing, headers)
+        self._standing[partition] = standing
+        return len(standing)
+
+    def _tail(self, partition: int) -> Iterator[Any]:
+        """The headers of the last TAIL records of each output topic's partition."""
         from kafka import KafkaConsumer
         from kafka import TopicPartition as KafkaTP
 
-        standing: Counter[bytes] = Counter()
         consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
                                  client_id="detainer-tracker-recent-outputs", **self.client_config)
         try:
@@ -47,11 +68,9 @@ class RecentOutputs:
             while [tp for tp in tps if consumer.position(tp) < ends[tp]]:
                 for records in consumer.poll(timeout_ms=500).values():
                     for r in records:
-                        count_sent(standing, r.headers or ())
+                        yield r.headers or ()
         finally:
             consumer.close()
-        self._standing[partition] = standing
-        return len(standing)
 
     def already_sent(self, partition: int, message: Encoded) -> bool:
         """True when this output stands on its topic already; else it is counted as sent from now on."""

@@ -86,9 +86,13 @@ class CaseProcessor:
             msg = event.message
             ensure_loaded(work, table, msg.partition, self.settings.partitions)
             if not self.recent.loaded(msg.partition):
-                # read before this partition's first output, and without yielding to the event loop mid-event
-                found = self.recent.load(msg.partition)
-                log.info("partition %d: %d output id(s) on the outputs' recent tail", msg.partition, found)
+                # read before this partition's first output, once this worker's writes in flight have landed
+                try:
+                    found = await self.recent.load_after(app.producer.flush, msg.partition)
+                except Exception as exc:  # noqa: BLE001 - Kafka: only it stops the worker
+                    stop_uncommitted(f"partition {msg.partition}: its writes in flight failed: {exc!r}")
+                if found is not None:
+                    log.info("partition %d: %d output id(s) on the outputs' recent tail", msg.partition, found)
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
             # never raises: whatever is wrong with the message or its deciding makes a dead letter

@@ -54,7 +54,10 @@ def add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, o
             msg = event.message
             await reader.ready.wait()
             if not recent.loaded(msg.partition):
-                recent.load(msg.partition)
+                try:
+                    await recent.load_after(app.producer.flush, msg.partition)
+                except Exception as exc:  # noqa: BLE001 - Kafka: only it stops the worker
+                    stop_uncommitted(f"CLETS queries partition {msg.partition}: writes in flight failed: {exc!r}")
             where = Coordinates(msg.topic, msg.partition, msg.offset,
                                 int(msg.timestamp * 1000) if msg.timestamp else None)
             result, ruling = gate.handle_query(where, event.key, event.value, event.headers, clock())
