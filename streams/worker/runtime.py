@@ -51,8 +51,7 @@ def behind(app: faust.App, msg: Any) -> int | None:
     return None if highwater is None else max(highwater - msg.offset - 1, 0)
 
 
-def count_lag(app: faust.App, metrics: Metrics, msg: Any, topic_ids: dict[str, str]) -> None:
-    """Messages behind the end of the partition the message came from (the high watermark the fetch saw)."""
-    lag = behind(app, msg)
+def count_lag(metrics: Metrics, msg: Any, topic_ids: dict[str, str], lag: int | None) -> None:
+    """The gauge of messages behind the end of the message's partition (`behind`), when that is known."""
     if lag is not None:
         metrics.lag.labels(topic_ids.get(msg.topic, "unknown"), str(msg.partition)).set(lag)

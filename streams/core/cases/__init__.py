@@ -30,11 +30,7 @@ def apply(book: RuleBook, case: Case, event: ev.Event) -> Transition:
         step = Transition(evolve(case, seen=seen))
     else:
         step = handler(book, case, event)
-        # the handler's case is a fresh copy no one else holds yet: the event is recorded as seen on it in place
-        if step.case is case:
-            step = Transition(evolve(case, seen=seen), step.outputs, step.deadlines)
-        else:
-            step.case.__dict__["seen"] = seen
+        step = Transition(evolve(step.case, seen=seen), step.outputs, step.deadlines)
     step = custody.watch_detainers_alone(book, step, event.occurred_at)
     if first and not isinstance(event, ev.BookingRecorded) and step.case.facts.state is None:
         return Transition(step.case, (_unknown_jurisdiction(book, step.case, event), *step.outputs), step.deadlines)

@@ -107,7 +107,8 @@ class CaseProcessor:
                     await self._write_now(result, msg.partition)
             except Exception as exc:  # noqa: BLE001 - Kafka or the disk: only these stop the worker
                 stop_uncommitted(f"partition {msg.partition} offset {msg.offset}: its writes failed: {exc!r}")
-            if self.when_due is not None and not behind(app, msg):  # a worker behind completes instants anyway
+            lag = behind(app, msg)
+            if self.when_due is not None and not lag:  # a worker behind completes instants anyway
                 try:
                     await self.when_due(msg.partition)
                 except Exception as exc:  # noqa: BLE001 - Kafka: only this stops the worker
@@ -117,7 +118,7 @@ class CaseProcessor:
             waited = time.monotonic() - msg.time_in if msg.time_in is not None else None
             try:
                 self.metrics.case_step(result, self.topic_ids.get(msg.topic, "unknown"), self.clock(), waited)
-                count_lag(app, self.metrics, msg, self.topic_ids)
+                count_lag(self.metrics, msg, self.topic_ids, lag)
             except Exception:  # noqa: BLE001 - a metric never stops a decision
                 log.exception("metrics of partition %d offset %d", msg.partition, msg.offset)
 

@@ -14,7 +14,7 @@ from streams.wire.topics import Topics
 from streams.worker.gate import GateWork, RegistryReader
 from streams.worker.metrics import Metrics
 from streams.worker.outputs import RecentOutputs
-from streams.worker.runtime import Clock, count_lag, seconds, stop_uncommitted
+from streams.worker.runtime import Clock, behind, count_lag, seconds, stop_uncommitted
 from streams.worker.step import Result
 
 
@@ -76,4 +76,4 @@ def add_gate(app: faust.App, settings: Settings, topics: Topics, codec: Codec, o
             except Exception as exc:  # noqa: BLE001 - Kafka: only it stops the worker
                 stop_uncommitted(f"CLETS query at partition {msg.partition} offset {msg.offset}: {exc!r}")
             metrics.gate_step(result, ruling)
-            count_lag(app, metrics, msg, topic_ids)
+            count_lag(metrics, msg, topic_ids, behind(app, msg))
