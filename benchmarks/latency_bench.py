@@ -24,7 +24,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from benchmarks.local import deployment, local_broker
 from streams.config import Settings
-from streams.tools.produce import EventProducer
+from streams.tools.produce import PRODUCER_SETTINGS, EventProducer
 from streams.wire.codec import Codec, Coordinates, Decoded
 from tests.support.kafka import wait_until
 from tests.support.worker import WorkerProcess
@@ -141,8 +141,7 @@ def _round_trip(settings: Settings, rate: float, seconds: float) -> dict:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    producer = KafkaProducer(acks="all", enable_idempotence=True, linger_ms=5,
-                             max_in_flight_requests_per_connection=5, **settings.kafka_client_config())
+    producer = KafkaProducer(**PRODUCER_SETTINGS, **settings.kafka_client_config())
     sent: dict[bytes, float] = {}
     began, n = time.monotonic(), 0
     while time.monotonic() - began < seconds:

@@ -37,6 +37,11 @@ class ProduceReport:
         return not self.rejected
 
 
+#: how every event is sent: written once however often the client retries, and acknowledged by every replica
+PRODUCER_SETTINGS: dict[str, Any] = {"acks": "all", "enable_idempotence": True, "linger_ms": 5,
+                                     "max_in_flight_requests_per_connection": 5}
+
+
 class EventProducer:
     """An idempotent, acks=all producer that encodes records with the codec and routes them to their topic."""
 
@@ -46,8 +51,7 @@ class EventProducer:
         self.codec = codec
         check(client_config)
         try:
-            self._producer = KafkaProducer(client_id=client_id, acks="all", enable_idempotence=True, linger_ms=5,
-                                           max_in_flight_requests_per_connection=5, **client_config)
+            self._producer = KafkaProducer(client_id=client_id, **{**PRODUCER_SETTINGS, **client_config})
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: "
                                    f"{exc}") from exc
