@@ -55,7 +55,7 @@ def create_app(bootstrap: str, app_id: str, data_dir: str, topics: list[str], me
     from streams.worker.app import consumer_options
     from streams.worker.scheduling import merged_for
 
-    scheduler, consumer = merged_for(tuple(topics), f"{app_id}-no-clock")
+    scheduler, consumer = merged_for(tuple(topics), f"{app_id}-no-clock") if merged else (None, None)
     app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://", datadir=data_dir,
                     autodiscover=False, web_enabled=False, **consumer_options(COMMIT_INTERVAL),
                     **({"ConsumerScheduler": scheduler} if merged else {}))
