@@ -21,7 +21,7 @@ from streams.cli import main as cli
 from streams.config import Settings
 from streams.core import events as ev
 from streams.core.law import rulebook
-from streams.replay.reader import OUTPUTS, Reader
+from streams.replay.reader import OUTPUTS, Reader, collector_paused
 from streams.replay.selection import Selection
 from streams.tools.decide import Processor, run
 from streams.tools.produce import EventProducer
@@ -56,13 +56,14 @@ def _raw(settings: Settings, topics: Topics, codec: Codec | None) -> tuple[int, 
     consumer.seek_to_beginning(*tps)
     began, seen = time.perf_counter(), 0
     live = {tp for tp in tps if ends[tp] > 0}
-    while live:
-        for tp, records in consumer.poll(timeout_ms=1000, max_records=5000).items():
-            if codec is not None:
-                for r in records:
-                    codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
-            seen += len(records)
-        live = {tp for tp in live if consumer.position(tp) < ends[tp]}
+    with collector_paused():  # as the replay reads
+        while live:
+            for tp, records in consumer.poll(timeout_ms=1000, max_records=5000).items():
+                if codec is not None:
+                    for r in records:
+                        codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
+                seen += len(records)
+            live = {tp for tp in live if consumer.position(tp) < ends[tp]}
     seconds = time.perf_counter() - began
     consumer.close()
     return seen, seconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.core import events as ev
 from streams.replay.selection import Selection
@@ -13,8 +13,7 @@ from streams.wire.codec import DeadLetter
 from streams.wire.topics import partition_of
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(NamedTuple):
     """One record read back: where it was, its record timestamp (event time) and its decoded content."""
 
     topic_id: str

@@ -12,8 +12,10 @@ keys map to are read, and the first pass is skipped.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +51,16 @@ class Reader:
         self._selected: set[bytes] = set()
 
     def read(self, selection: Selection) -> Capture:
-        """Read what the selection names (see the module docstring)."""
+        """Read what the selection names (see the module docstring).
+
+        The cyclic garbage collector is paused while reading: every record kept stays alive to the end of the
+        read, so its passes over the growing capture would find nothing to free (the read makes no reference
+        cycles that outlive it; the collector runs again, on whatever there is, when the read is over).
+        """
+        with collector_paused():
+            return self._read(selection)
+
+    def _read(self, selection: Selection) -> Capture:
         began = time.monotonic()
         capture = Capture(selection)
         self._done, self._stream_ms, self._seen, self._selected = 0, {}, set(), set()
@@ -63,12 +74,10 @@ class Reader:
             self._total = sum(end - start for start, end in (*first.values(), *second.values()))
             pending: list[Any] = []
             if first:
-                self._scan(consumer, first, lambda tid, r: self._booking(capture, pending, tid, r), capture)
+                self._scan(consumer, first, lambda tid, rs: self._bookings(capture, pending, tid, rs), capture)
             keys = self._keys(selection)
-            for r in pending:  # events read before their booking record was (written out of order)
-                if r.key in keys:  # type: ignore[operator]
-                    self._keep(capture, None, "bookings", r)
-            self._scan(consumer, second, lambda tid, r: self._keep(capture, keys, tid, r), capture)
+            self._records(capture, keys, "bookings", pending)  # read before their booking record (out of order)
+            self._scan(consumer, second, lambda tid, rs: self._records(capture, keys, tid, rs), capture)
             self._last_ticks(consumer, partitions, capture)
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot read from Kafka at {self.client_config.get('bootstrap_servers')}: "
@@ -117,7 +126,7 @@ class Reader:
         return {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
 
     def _scan(self, consumer: KafkaConsumer, ranges: dict[TopicPartition, tuple[int, int]],
-              visit: Callable[[str, Any], None], capture: Capture) -> None:
+              visit: Callable[[str, list[Any]], None], capture: Capture) -> None:
         live = {tp for tp, (start, end) in ranges.items() if end > start}
         for tp, (start, end) in ranges.items():
             capture.ranges[(self._topic_id(tp.topic), tp.partition)] = (start, end)
@@ -133,8 +142,7 @@ class Reader:
             for tp, records in batch.items():
                 end, topic_id = ranges[tp][1], ids[tp.topic]
                 inside = [r for r in records if r.offset < end] if records[-1].offset >= end else records
-                for r in inside:
-                    visit(topic_id, r)
+                visit(topic_id, inside)
                 capture.records_read[topic_id] += len(inside)
                 self._advance(len(inside))
             done = {tp for tp in live if consumer.position(tp) >= ranges[tp][1]}
@@ -158,28 +166,24 @@ class Reader:
         topic = self.topics.by_name(name)
         return topic.spec.id if topic else name
 
-    def _booking(self, capture: Capture, pending: list[Any], topic_id: str, r: Any) -> None:
+    def _bookings(self, capture: Capture, pending: list[Any], topic_id: str, records: list[Any]) -> None:
         # The first pass: booking records say which bookings are selected. A booking's other events on this
         # topic follow its booking record (one key, one partition, in order), so they are kept or skipped at
         # once; any read before their booking record wait in `pending` until the pass is over.
-        if _type_of(r) != BOOKING:
-            if r.key in self._selected:
-                self._keep(capture, None, topic_id, r)
-            elif r.key in self._seen:
-                self._stream(topic_id, r)
-            else:
-                pending.append(r)
-            return
-        self._seen.add(r.key)
-        decoded = self._decode(capture, topic_id, r)
-        if decoded is None:
-            return
-        booking = ev.from_record(decoded.type_name, decoded.record)
-        if capture.selection.matches(booking):  # type: ignore[arg-type]
-            self._selected.add(r.key)
-            self._keep(capture, None, topic_id, r, decoded, booking)
-        else:
-            self._stream(topic_id, r)
+        self._stream(records)
+        seen, selected, matches = self._seen, self._selected, capture.selection.matches
+        for r in records:
+            if _type_of(r) != BOOKING:
+                if r.key in selected:
+                    self._keep(capture, topic_id, r)
+                elif r.key not in seen:
+                    pending.append(r)
+                continue
+            seen.add(r.key)
+            decoded = self._decode(capture, topic_id, r)
+            if decoded is not None and matches(decoded.record):
+                selected.add(r.key)
+                self._keep(capture, topic_id, r, decoded)
 
     def _keys(self, selection: Selection) -> frozenset[bytes] | None:
         if selection.by_attributes:
@@ -188,23 +192,31 @@ class Reader:
             return frozenset(b.encode() for b in selection.booking_ids)
         return None  # every booking
 
-    def _stream(self, topic_id: str, r: Any) -> None:
-        if topic_id not in OUTPUTS and r.timestamp is not None and r.timestamp > self._stream_ms.get(r.partition, -1):
-            self._stream_ms[r.partition] = r.timestamp
+    def _records(self, capture: Capture, keys: frozenset[bytes] | None, topic_id: str, records: list[Any]) -> None:
+        # the second pass: every record of a selected booking is kept; the rest only move stream time on
+        if topic_id not in OUTPUTS:
+            self._stream(records)
+        for r in records:
+            if keys is None or r.key in keys:
+                self._keep(capture, topic_id, r)
 
-    def _keep(self, capture: Capture, keys: frozenset[bytes] | None, topic_id: str, r: Any,
-              decoded: Any = None, booking: ev.Event | None = None) -> None:
-        self._stream(topic_id, r)
-        if keys is not None and r.key not in keys:
-            return
+    def _stream(self, records: list[Any]) -> None:
+        # the latest input record timestamp of each partition
+        latest = self._stream_ms
+        for r in records:
+            if r.timestamp is not None and r.timestamp > latest.get(r.partition, -1):
+                latest[r.partition] = r.timestamp
+
+    def _keep(self, capture: Capture, topic_id: str, r: Any, decoded: Any = None) -> None:
         decoded = decoded or self._decode(capture, topic_id, r)
         if decoded is None:
             return
-        booking_id = str(decoded.record.get("booking_id") or r.key.decode(errors="replace"))
-        kept = Recorded(topic_id, r.partition, r.offset, _instant(r.timestamp), decoded.type_name, decoded.record)
+        record = decoded.record
+        booking_id = str(record.get("booking_id") or r.key.decode(errors="replace"))
+        kept = Recorded(topic_id, r.partition, r.offset, _instant(r.timestamp), decoded.type_name, record)
         (capture.outputs if topic_id in OUTPUTS else capture.inputs)[booking_id].append(kept)
         if decoded.type_name == BOOKING and booking_id not in capture.bookings:
-            capture.bookings[booking_id] = booking or ev.from_record(BOOKING, decoded.record)  # type: ignore[assignment]
+            capture.bookings[booking_id] = ev.from_record(BOOKING, record)  # type: ignore[assignment]
 
     def _decode(self, capture: Capture, topic_id: str, r: Any) -> Any:
         decoded = self.codec.decode(r.value, r.headers, Coordinates(r.topic, r.partition, r.offset, r.timestamp),
@@ -228,11 +240,22 @@ class Reader:
         waiting, deadline = set(tps), time.monotonic() + 10
         while waiting and time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=500).items():
-                for r in records:
-                    self._stream("clock", r)
+                self._stream(records)
                 waiting.discard(tp)
             waiting = {tp for tp in waiting if consumer.position(tp) < end[tp]}
         consumer.unsubscribe()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block (as it was after it)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _type_of(r: Any) -> str | None:

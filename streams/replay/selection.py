@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.core import events as ev
 from streams.errors import ConfigError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -62,15 +63,15 @@ class Selection:
         """True when only listed bookings are asked for (their partitions suffice)."""
         return bool(self.booking_ids) and not self.by_attributes
 
-    def matches(self, booking: ev.BookingRecorded) -> bool:
-        """True when a booking record selects its booking."""
-        if booking.booking_id in self.booking_ids:
+    def matches(self, booking: Mapping[str, Any]) -> bool:
+        """True when a booking record (as decoded, a `BookingRecorded` record) selects its booking."""
+        if booking["booking_id"] in self.booking_ids:
             return True
         if not self.by_attributes:
             return not self.booking_ids
-        return ((self.person_id is None or booking.person_id == self.person_id)
-                and (self.facility is None or booking.facility.casefold() == self.facility.casefold())
-                and (self.county is None or booking.county.casefold() == self.county.casefold()))
+        return ((self.person_id is None or booking["person_id"] == self.person_id)
+                and (self.facility is None or booking["facility"].casefold() == self.facility.casefold())
+                and (self.county is None or booking["county"].casefold() == self.county.casefold()))
 
     def in_window(self, at: datetime) -> bool:
         """True when an instant falls inside the window."""

@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import fastavro
 from fastavro.validation import ValidationError
@@ -41,9 +41,8 @@ HEADER_SUPERSEDES = "dt-supersedes"
 Headers = Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None
 
 
-@dataclass(frozen=True)
-class Coordinates:
-    """Where a message was read from."""
+class Coordinates(NamedTuple):
+    """Where a message was read from (a named tuple: one is made for every message read)."""
 
     topic: str
     partition: int
@@ -51,8 +50,7 @@ class Coordinates:
     timestamp_ms: int | None = None
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A message that decoded and validated: its type, writer version and record (newest schema's shape)."""
 
     type_name: str
@@ -266,8 +264,10 @@ def headers_dict(headers: Headers) -> dict[str, bytes]:
     """Headers as a dict of str to bytes, whatever form they came in."""
     if headers is None:
         return {}
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items if v is not None}
+    # a list or tuple of pairs, as Kafka clients give them, is taken as it is (the Mapping check costs more)
+    items = headers if type(headers) in (list, tuple) else headers.items() if isinstance(headers, Mapping) else headers
+    return {k if type(k) is str else str(k): (v if isinstance(v, bytes) else str(v).encode())
+            for k, v in items if v is not None}
 
 
 def _type_and_version(hdrs: dict[str, bytes]) -> tuple[str, int]:

@@ -47,7 +47,7 @@ def test_reading_starts_a_lookback_before_the_window_and_runs_late_past_it():
 
 
 def _booking(booking_id="B1", person="P1", county="Kern", facility="Kern County Jail"):
-    return ev.BookingRecorded("e", T, "t", booking_id, person, county, facility, ())
+    return ev.to_record(ev.BookingRecorded("e", T, "t", booking_id, person, county, facility, ()))
 
 
 def test_attributes_select_bookings_and_listed_ids_always_do():

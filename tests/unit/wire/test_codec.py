@@ -13,6 +13,7 @@ from streams.wire.codec import (
     Coordinates,
     DeadLetter,
     Decoded,
+    headers_dict,
     peek_occurred_at,
 )
 from streams.wire.schemas import SchemaRegistry, from_json, to_json
@@ -90,6 +91,19 @@ def test_bad_headers_are_dead_letters(codec, headers, code):
     message = codec.encode("BookingRecorded", _booking(codec))
     result = codec.decode(message.value, headers, AT, message.key)
     assert isinstance(result, DeadLetter) and result.reason_code == code, result
+
+
+def test_headers_decode_alike_in_every_form_a_client_gives_them(codec):
+    # kafka-python gives a list of (str, bytes), aiokafka a tuple of them; tools may pass a dict, str values or
+    # None for an absent value
+    message = codec.encode("BookingRecorded", _booking(codec))
+    pairs = list(message.headers)
+    forms = [pairs, tuple(pairs), dict(pairs), [(k, v.decode()) for k, v in pairs], [*pairs, ("dt-empty", None)]]
+    for headers in forms:
+        result = codec.decode(message.value, headers, AT, message.key)
+        assert isinstance(result, Decoded) and result.record == _booking(codec), headers
+    assert headers_dict([*pairs, ("dt-empty", None)]) == dict(pairs)
+    assert headers_dict(((b"raw", b"1"),)) == {"b'raw'": b"1"} and headers_dict(None) == headers_dict([]) == {}
 
 
 def test_a_key_that_differs_from_the_booking_is_a_dead_letter(codec):
