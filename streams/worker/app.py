@@ -26,6 +26,7 @@ from streams.wire.topics import CASE_INPUTS, CASE_OUTPUTS, WORKER_OUTPUTS, Topic
 from streams.worker.agents.cases import CaseProcessor
 from streams.worker.agents.gate import add_gate
 from streams.worker.agents.ticker import add_ticker
+from streams.worker.collector import schedule_collections
 from streams.worker.faust_compat import CaseAssignor, IdempotentProducer
 from streams.worker.metrics import Metrics
 from streams.worker.outputs import RecentOutputs
@@ -82,6 +83,7 @@ def create_app(settings: Settings, clock: Clock, registry: CollectorRegistry) ->
     add_gate(app, settings, topics, codec, outputs, metrics, clock)
     if settings.ticker:
         processor.when_due = add_ticker(app, settings, topics["clock"].partitions, codec, work, clock)
+    schedule_collections(app)
     app.work, app.cases_table, app.metrics, app.progress_guard = work, table, metrics, guard  # type: ignore[attr-defined]
     return app
 
