@@ -15,8 +15,10 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -34,15 +36,17 @@ DEFER = timedelta(seconds=3)
 
 
 class Watcher(threading.Thread):
-    """Notes the wall-clock time each custody command becomes visible to a read_committed consumer."""
+    """Notes the wall-clock time each record of a topic becomes visible to a read_committed consumer, from the
+    topic's end on: `seen[key] = (time, detail)` for each record `note` gives a (key, detail) for."""
 
-    def __init__(self, settings: Settings, codec: Codec) -> None:
+    def __init__(self, settings: Settings, topic: str, note: Callable[[Any], tuple[Any, Any] | None]) -> None:
         super().__init__(daemon=True)
-        self.codec, self.seen, self.stop = codec, {}, threading.Event()
+        self.note, self.seen, self.stop = note, {}, threading.Event()
         self.consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
                                       isolation_level="read_committed", enable_auto_commit=False)
-        name = codec.topics.name("custody_commands")
-        tps = [TopicPartition(name, p) for p in range(settings.partitions)]
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        wait_until(lambda: len(self.consumer.partitions_for_topic(topic) or ()) == settings.partitions, timeout=60,
+                   describe=f"topic {topic}")
         self.consumer.assign(tps)
         self.consumer.seek_to_end(*tps)
         for tp in tps:
@@ -50,20 +54,35 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for tp, records in self.consumer.poll(timeout_ms=50).items():
+            for records in self.consumer.poll(timeout_ms=50).values():
                 now = time.time()
                 for r in records:
-                    d = self.codec.decode(r.value, r.headers, Coordinates(tp.topic, tp.partition, r.offset), r.key)
-                    if isinstance(d, Decoded):
-                        self.seen[d.record["booking_id"]] = (now, d.record["effective_at"])
+                    noted = self.note(r)
+                    if noted is not None:
+                        self.seen[noted[0]] = (now, noted[1])
         self.consumer.close()
+
+    def finish(self) -> None:
+        """Stop watching (the consumer closes)."""
+        self.stop.set()
+        self.join(timeout=10)
+
+
+def _custody_commands(settings: Settings, codec: Codec) -> Watcher:
+    """A watcher of the custody commands: each booking's directive, with the instant it takes effect."""
+
+    def note(r: Any) -> tuple[str, datetime] | None:
+        d = codec.decode(r.value, r.headers, Coordinates(r.topic, r.partition, r.offset), r.key)
+        return (d.record["booking_id"], d.record["effective_at"]) if isinstance(d, Decoded) else None
+
+    return Watcher(settings, codec.topics.name("custody_commands"), note)
 
 
 BOOKED, RELEASES_ONLY = "booked and released", "releases of people never booked"
 
 
 def _run_rate(settings: Settings, codec: Codec, rate: float, seconds: float, tag: str, mix: str = BOOKED) -> dict:
-    watcher = Watcher(settings, codec)
+    watcher = _custody_commands(settings, codec)
     watcher.start()
     sent: dict[str, float] = {}
     due: dict[str, datetime] = {}
@@ -96,8 +115,7 @@ def _run_rate(settings: Settings, codec: Codec, rate: float, seconds: float, tag
             released += 1
         producer.flush()
     wait_until(lambda: len(watcher.seen) >= len(sent), timeout=300, describe=f"{len(sent)} directives at {rate}/s")
-    watcher.stop.set()
-    watcher.join(timeout=10)
+    watcher.finish()
     immediate = _immediate_ids(sent, due)
     latency = [(watcher.seen[b][0] - sent[b]) * 1000 for b in immediate]
     late = [watcher.seen[b][0] - due[b].timestamp() for b in sent if b not in immediate]
@@ -120,26 +138,7 @@ def _round_trip(settings: Settings, rate: float, seconds: float) -> dict:
         pass
     finally:
         admin.close()
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
-                             isolation_level="read_committed", enable_auto_commit=False)
-    tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
-    wait_until(lambda: len(consumer.partitions_for_topic(topic) or ()) == settings.partitions, timeout=60,
-               describe=f"topic {topic}")
-    consumer.assign(tps)
-    consumer.seek_to_end(*tps)
-    for tp in tps:
-        consumer.position(tp)
-    seen: dict[bytes, float] = {}
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            for records in consumer.poll(timeout_ms=50).values():
-                now = time.time()
-                for r in records:
-                    seen[r.value] = now
-
-    watcher = threading.Thread(target=watch, daemon=True)
+    watcher = Watcher(settings, topic, lambda r: (r.value, None))
     watcher.start()
     producer = KafkaProducer(**PRODUCER_SETTINGS, **settings.kafka_client_config())
     sent: dict[bytes, float] = {}
@@ -154,11 +153,10 @@ def _round_trip(settings: Settings, rate: float, seconds: float) -> dict:
         n += 1
     producer.flush()
     producer.close()
-    wait_until(lambda: len(seen) >= len(sent), timeout=60, describe=f"{len(sent)} round trips at {rate}/s")
-    stop.set()
-    watcher.join(timeout=10)
-    consumer.close()
-    return {"rate": rate, "records": len(sent), "latency_ms": _pcts([(seen[v] - sent[v]) * 1000 for v in sent])}
+    wait_until(lambda: len(watcher.seen) >= len(sent), timeout=60, describe=f"{len(sent)} round trips at {rate}/s")
+    watcher.finish()
+    return {"rate": rate, "records": len(sent),
+            "latency_ms": _pcts([(watcher.seen[v][0] - sent[v]) * 1000 for v in sent])}
 
 
 def _immediate_ids(sent: dict[str, float], due: dict[str, datetime]) -> set[str]:

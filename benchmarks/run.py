@@ -168,9 +168,9 @@ def report(results: dict) -> str:
     return f"""# Benchmarks
 
 Written by `make bench` ({m['date']}): {m['cpu']}, {m['cores']} cores, Python {m['python']},
-detainer-tracker {m['detainer_tracker']}. Decision-core, latency and replay figures are the median of 3 runs,
-with min and max; the other Kafka figures come from one run. The machines are shared: compare figures measured in
-the same run (the ratios), not across runs.
+detainer-tracker {m['detainer_tracker']}. Decision-core and latency figures are the median of 3 runs, replay
+figures of {r.get('runs', 3)}, with min and max; the other Kafka figures come from one run. The machines are
+shared: compare figures measured in the same run (the ratios), not across runs.
 
 ## Targets
 
@@ -322,9 +322,10 @@ def _replay(r: dict) -> str:
 ## Replay
 
 A simulated year (2017) of Kern and Fresno counties on 6 partitions: {r['events']:,} input events and the
-{r['outputs']:,} outputs `decide` gives for them, written as a worker writes them. Each figure is the median of 3
-runs (min, max), all in the same run against the same broker. The limit is a raw kafka-python consumer (the
-replay's client) reading every record of the same topics and partitions. The replay (`--county Kern --from
+{r['outputs']:,} outputs `decide` gives for them, written as a worker writes them. Each figure is the median of
+{r.get('runs', 3)} runs (min, max), all in the same run against the same broker. The limit is a raw kafka-python
+consumer (the replay's client) reading every record of the same topics and partitions, with Python's cyclic
+garbage collector paused as the replay reads (`replay.reader.collector_paused`). The replay (`--county Kern --from
 2017-01-01 --to 2018-01-01`) reads {r['records_on_partitions']:,} records and decodes the {r['decoded']:,} of
 Kern's {r['selected_bookings']:,} bookings (booking records of both counties included).
 
