@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -92,7 +92,8 @@ def measure(days: float = 365, runs: int = 5) -> dict:
                         "--summary", "--format", "csv", "-o", str(root / "audit.csv"), "--quiet"])
             audit.append(records / (time.perf_counter() - began))
             assert code == 0, (root / "audit.csv").read_text()
-        return {"events": events, "outputs": outputs, "runs": runs, "records_on_partitions": records,
+        return {"events": events, "outputs": outputs, "runs": runs,
+                "date": datetime.now(UTC).isoformat(timespec="seconds"), "records_on_partitions": records,
                 "selected_bookings": len(capture.booking_ids()), "decoded": capture.decoded,
                 "raw_read": _stats(raw), "raw_read_decode": _stats(raw_decode), "replay_read": _stats(read),
                 "replay_audit": _stats(audit),
