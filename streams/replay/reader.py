@@ -208,9 +208,10 @@ class Reader:
                 latest[r.partition] = r.timestamp
 
     def _keep(self, capture: Capture, topic_id: str, r: Any, decoded: Any = None) -> None:
-        decoded = decoded or self._decode(capture, topic_id, r)
         if decoded is None:
-            return
+            decoded = self._decode(capture, topic_id, r)
+            if decoded is None:
+                return
         record = decoded.record
         booking_id = str(record.get("booking_id") or r.key.decode(errors="replace"))
         kept = Recorded(topic_id, r.partition, r.offset, _instant(r.timestamp), decoded.type_name, record)
