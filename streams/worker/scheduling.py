@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
@@ -141,11 +141,36 @@ class SteadyFetchConsumer(AIOKafkaConsumer):
     #: the merged topics, set on each app's own subclass (`merged_for`)
     merged: ClassVar[frozenset[str]] = frozenset()
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned partition to its committed offset, an input partition with none to its log start.
+
+        aiokafka seeks only the partitions whose committed offset is above 0 (aiokafka #1003) and leaves the
+        others where they are. A fetch that comes back while a rebalance stops the flow moves that position past
+        records which Faust then drops unhandled; with no commit to seek back to, they were never read again (a
+        tick, a first booking of a partition, lost until the worker restarted). With auto.offset.reset earliest
+        (the worker's setting), nothing committed means "read from the start", and so it is here.
+        """
+        committed = await super().seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            unread = never_committed(committed, self.app.tables.changelog_topics)
+            if unread:
+                starts = await self.earliest_offsets(*unread)
+                for tp in unread:
+                    await self.seek(tp, starts.get(tp) or 0)
+        return committed
+
     def on_buffer_full(self, tp: TP) -> None:
         """Keep fetching a merged topic-partition: the wait for room in the queue is its back-pressure."""
         if tp.topic in self.merged:
             return
         super().on_buffer_full(tp)
+
+
+def never_committed(committed: Mapping[Any, int | None], changelogs: Iterable[str]) -> list[Any]:
+    """The input partitions (not a table's changelog, which recovery seeks itself) with no offset past 0 committed."""
+    skip = set(changelogs)
+    return sorted((tp for tp, offset in committed.items() if tp.topic not in skip and (offset is None or offset <= 0)),
+                  key=lambda tp: (tp.topic, tp.partition))
 
 
 def merged_for(case_topics: tuple[str, ...], clock_topic: str) -> tuple[type[EventTimeScheduler],

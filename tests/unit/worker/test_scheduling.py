@@ -179,3 +179,12 @@ def test_the_app_takes_its_metrics_registry_from_its_caller():
     assert registry.get_sample_value("dt_build_info", build) == 1
     assert registry.get_sample_value("process_cpu_seconds_total") is not None
     assert any(f.name == "python_info" for f in registry.collect())
+
+
+def test_after_a_rebalance_input_partitions_never_committed_are_read_from_their_start():
+    from aiokafka import TopicPartition
+
+    committed = {TopicPartition("clock", 0): None, TopicPartition("clock", 1): 7, TopicPartition("bookings", 2): 0,
+                 TopicPartition("cases-changelog", 0): None, TopicPartition("bookings", 0): 1}
+    # aiokafka leaves these where a fetch dropped during the rebalance moved them (aiokafka #1003)
+    assert scheduling.never_committed(committed, {"cases-changelog"}) == [TP("bookings", 2), TP("clock", 0)]
