@@ -133,6 +133,8 @@ class SteadyFetchConsumer(AIOKafkaConsumer):
     the fetch: the consumer is held back by the full queue itself (Faust waits for room before it reads on),
     which bounds memory just the same and slows all of them alike. Other topics keep Faust's way, so that a
     slow agent of theirs does not hold the case processor up. Its consumer thread is a BriefFetchWaitThread.
+    After a rebalance it also reads every input partition with nothing committed from its start
+    (`seek_to_committed`).
     """
 
     def _new_consumer_thread(self) -> BriefFetchWaitThread:
